@@ -1,0 +1,362 @@
+"""One frozen configuration object, made of one frozen section per pipeline stage.
+
+The defaults here are the source of truth; ``configs/default.yaml`` mirrors them (a test keeps
+the two equal) so users can copy it and edit. Unknown keys and bad values fail loudly with the
+key's dotted name, because a typo that silently falls back to a default is a tuning session lost.
+
+Example:
+    >>> from streamthumb import Config
+    >>> cfg = Config.from_yaml("configs/default.yaml").with_overrides({"select.k": 5})
+    >>> cfg.select.k
+    5
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+import yaml
+
+from .errors import ConfigError
+
+__all__ = [
+    "CandidatesConfig",
+    "Config",
+    "DecodeConfig",
+    "FacesConfig",
+    "OutputConfig",
+    "RuntimeConfig",
+    "ScoringConfig",
+    "SelectConfig",
+    "SharpnessConfig",
+    "ShotsConfig",
+]
+
+DEFAULT_POSITIVE = ("a sharp, well-lit frame from a video, showing the main subject clearly",)
+DEFAULT_NEGATIVE = (
+    "a blurry frame",
+    "a black frame",
+    "a transition with text overlay or graphic",
+    "a frame caught between two shots",
+)
+
+
+def _check(condition: bool, key: str, message: str) -> None:
+    if not condition:
+        raise ConfigError(f"config: {key} {message}")
+
+
+@dataclass(frozen=True)
+class DecodeConfig:
+    """How frames are decoded."""
+
+    threads: int = 0
+    """Decoder threads; 0 lets FFmpeg pick one per core."""
+    sampling: Literal["all", "keyframes"] = "all"
+    """``all`` decodes every frame (exact cuts); ``keyframes`` decodes only keyframes (fast)."""
+
+    def __post_init__(self) -> None:
+        _check(self.threads >= 0, "decode.threads", "must be >= 0")
+
+
+@dataclass(frozen=True)
+class ShotsConfig:
+    """Shot-cut detection, run on small frames from the same decode pass."""
+
+    detector: Literal["content", "adaptive"] = "content"
+    """PySceneDetect detector: ``content`` (ContentDetector) or ``adaptive`` (AdaptiveDetector)."""
+    threshold: float = 27.0
+    """ContentDetector threshold on the frame-to-frame content change."""
+    adaptive_threshold: float = 3.0
+    """AdaptiveDetector ratio of a frame's change to its neighbours' average."""
+    min_scene_len: int = 15
+    """Minimum shot length in frames; shorter flashes merge into the previous shot."""
+    analysis_width: int = 256
+    """Frames are downscaled to at least this width for detection, as PySceneDetect does."""
+
+    def __post_init__(self) -> None:
+        _check(self.threshold > 0, "shots.threshold", "must be > 0")
+        _check(self.adaptive_threshold > 0, "shots.adaptive_threshold", "must be > 0")
+        _check(self.min_scene_len >= 0, "shots.min_scene_len", "must be >= 0")
+        _check(self.analysis_width >= 16, "shots.analysis_width", "must be >= 16")
+
+
+@dataclass(frozen=True)
+class CandidatesConfig:
+    """Which frames become candidates."""
+
+    shot_offset: float = 0.4
+    """Seconds after a cut to sample, skipping the cut frame itself; kept inside the shot."""
+    every: float = 3.0
+    """Seconds between uniform samples; 0 disables uniform sampling."""
+    dedupe_gap: float = 1.0
+    """A uniform sample this close to an earlier candidate of the same shot is skipped."""
+
+    def __post_init__(self) -> None:
+        _check(self.shot_offset >= 0, "candidates.shot_offset", "must be >= 0")
+        _check(self.every >= 0, "candidates.every", "must be >= 0")
+        _check(self.dedupe_gap >= 0, "candidates.dedupe_gap", "must be >= 0")
+
+
+@dataclass(frozen=True)
+class SharpnessConfig:
+    """Blur and exposure filters, run before the expensive CLIP encode."""
+
+    analysis_height: int = 360
+    """Frames are measured at this height, so one threshold fits 480p, 720p and 1080p."""
+    min_sharpness: float = 40.0
+    """Minimum variance of the Laplacian (0-255 gray at ``analysis_height``)."""
+    min_brightness: float = 20.0
+    """Minimum mean luma (0-255); darker frames are treated as black."""
+    max_brightness: float = 240.0
+    """Maximum mean luma (0-255); brighter frames are treated as blown out."""
+
+    def __post_init__(self) -> None:
+        _check(self.analysis_height >= 32, "sharpness.analysis_height", "must be >= 32")
+        _check(self.min_sharpness >= 0, "sharpness.min_sharpness", "must be >= 0")
+        _check(
+            0 <= self.min_brightness < self.max_brightness <= 255,
+            "sharpness.min_brightness/max_brightness",
+            "must satisfy 0 <= min < max <= 255",
+        )
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    """The OpenCLIP model and the prompts it scores against."""
+
+    model: str = "ViT-B-32"
+    """open_clip model name, or ``hf-hub:org/repo``, or ``local-dir:/path``."""
+    pretrained: str = "laion2b_s34b_b79k"
+    """open_clip pretrained tag or a checkpoint file; ignored for hf-hub:/local-dir: models."""
+    positive: tuple[str, ...] = DEFAULT_POSITIVE
+    """Prompts a good thumbnail resembles; the best match counts."""
+    negative: tuple[str, ...] = DEFAULT_NEGATIVE
+    """Prompts a bad thumbnail resembles; the mean similarity is subtracted."""
+    precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"
+    """``auto`` is bf16/fp16 autocast on CUDA and fp32 elsewhere."""
+    cache_dir: str | None = None
+    """Where downloaded weights live; None uses open_clip's default (the Hugging Face cache)."""
+
+    def __post_init__(self) -> None:
+        _check(bool(self.model.strip()), "scoring.model", "must not be empty")
+        _check(len(self.positive) > 0, "scoring.positive", "needs at least one prompt")
+
+
+@dataclass(frozen=True)
+class FacesConfig:
+    """The face bonus."""
+
+    enabled: bool = True
+    """Run face detection at all."""
+    detector: Literal["haar"] = "haar"
+    """Face detector; ``haar`` is OpenCV's frontal-face cascade."""
+    bonus: float = 0.05
+    """Added to the CLIP score when a face of at least ``min_size`` is present."""
+    min_size: float = 0.07
+    """Smallest face counted, as a fraction of the frame's shorter side."""
+
+    def __post_init__(self) -> None:
+        _check(0 < self.min_size < 1, "faces.min_size", "must be a fraction in (0, 1)")
+
+
+@dataclass(frozen=True)
+class SelectConfig:
+    """Top-K selection and its diversity rules."""
+
+    k: int = 3
+    """Number of thumbnails to pick."""
+    min_gap: float = 2.0
+    """Picks are at least this many seconds apart."""
+    one_per_shot: bool = True
+    """At most one pick per shot while the video has at least ``k`` shots."""
+    pool_size: int = 0
+    """Candidates (with their frames) kept while streaming; 0 means ``4 * k``."""
+
+    def __post_init__(self) -> None:
+        _check(self.k >= 1, "select.k", "must be >= 1")
+        _check(self.min_gap >= 0, "select.min_gap", "must be >= 0")
+        _check(self.pool_size == 0 or self.pool_size >= self.k, "select.pool_size", "must be 0 or >= k")
+
+    @property
+    def capacity(self) -> int:
+        """Frames the streaming pool may hold."""
+        return self.pool_size or 4 * self.k
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    """How thumbnails are written."""
+
+    format: Literal["jpeg", "png", "webp"] = "jpeg"
+    """Image format."""
+    quality: int = 90
+    """JPEG/WebP quality, 1-100."""
+    crop: str | None = None
+    """Optional aspect ratio such as ``16:9``, ``1:1`` or ``9:16``."""
+
+    def __post_init__(self) -> None:
+        _check(1 <= self.quality <= 100, "output.quality", "must be in 1..100")
+        if self.crop is not None:
+            parts = self.crop.split(":")
+            ok = len(parts) == 2 and all(p.isdigit() and int(p) > 0 for p in parts)
+            _check(ok, "output.crop", f"must look like 16:9, got {self.crop!r}")
+
+    @property
+    def crop_ratio(self) -> tuple[int, int] | None:
+        """The crop as (width, height) units, or None."""
+        if self.crop is None:
+            return None
+        w, h = self.crop.split(":")
+        return int(w), int(h)
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    """Where and in what batches the models run."""
+
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    """``auto`` picks CUDA, then MPS, then CPU."""
+    batch_size: int = 16
+    """Candidates per micro-batch for the sharpness filter, CLIP and faces."""
+    queue_size: int = 32
+    """Candidate frames waiting between decode and scoring; bounds memory."""
+
+    def __post_init__(self) -> None:
+        _check(self.batch_size >= 1, "runtime.batch_size", "must be >= 1")
+        _check(self.queue_size >= 1, "runtime.queue_size", "must be >= 1")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every tunable of the pipeline, one section per stage."""
+
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
+    shots: ShotsConfig = field(default_factory=ShotsConfig)
+    candidates: CandidatesConfig = field(default_factory=CandidatesConfig)
+    sharpness: SharpnessConfig = field(default_factory=SharpnessConfig)
+    scoring: ScoringConfig = field(default_factory=ScoringConfig)
+    faces: FacesConfig = field(default_factory=FacesConfig)
+    select: SelectConfig = field(default_factory=SelectConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Config:
+        """Build a config from nested mappings; missing keys keep their defaults.
+
+        Raises:
+            ConfigError: on an unknown key or a value of the wrong type or range.
+        """
+        return _build(cls, data, "")
+
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike[str]) -> Config:
+        """Load a YAML file such as ``configs/default.yaml``.
+
+        Raises:
+            ConfigError: when the file is missing, is not YAML, or holds a bad key or value.
+        """
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+            data = yaml.safe_load(text) or {}
+        except OSError as exc:
+            raise ConfigError(f"config: cannot read {path}: {exc.strerror or exc}") from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config: {path} is not valid YAML: {exc}") from exc
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"config: {path} must hold a mapping of sections")
+        return cls.from_dict(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict, lists instead of tuples, ready for YAML or JSON."""
+        return _plain(dataclasses.asdict(self))
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> Config:
+        """Return a copy with dotted keys (``"select.k"``) replaced.
+
+        Raises:
+            ConfigError: on an unknown key or a bad value.
+        """
+        data = self.to_dict()
+        for dotted, value in overrides.items():
+            section, _, key = dotted.partition(".")
+            if section not in data or not key:
+                raise ConfigError(f"config: unknown key {dotted!r}; sections are {', '.join(data)}")
+            if key not in data[section]:
+                known = ", ".join(data[section])
+                raise ConfigError(f"config: unknown key {dotted!r}; {section} has {known}")
+            data[section][key] = value
+        return Config.from_dict(data)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _build(cls: type, data: Mapping[str, Any], prefix: str) -> Any:
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"config: {prefix.rstrip('.') or 'top level'} must be a mapping")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = [k for k in data if k not in names]
+    if unknown:
+        where = prefix.rstrip(".") or "top level"
+        raise ConfigError(
+            f"config: unknown key {prefix}{unknown[0]!r} in {where}; expected one of {', '.join(names)}"
+        )
+    kwargs = {}
+    for name, raw in data.items():
+        hint = hints[name]
+        key = f"{prefix}{name}"
+        if dataclasses.is_dataclass(hint):
+            kwargs[name] = _build(hint, raw if raw is not None else {}, key + ".")
+        else:
+            kwargs[name] = _coerce(hint, raw, key)
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"config: {prefix.rstrip('.')}: {exc}") from exc
+
+
+def _coerce(hint: Any, value: Any, key: str) -> Any:
+    """Check ``value`` against a field's annotation, converting only lossless cases."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _coerce(inner, value, key)
+    if origin is Literal:
+        _check(value in args, key, f"must be one of {', '.join(map(repr, args))}, got {value!r}")
+        return value
+    if origin is tuple:
+        items = [value] if isinstance(value, str) else value
+        _check(isinstance(items, (list, tuple)), key, f"must be a list, got {value!r}")
+        return tuple(_coerce(args[0], v, key) for v in items)
+    if hint is bool:
+        _check(isinstance(value, bool), key, f"must be true or false, got {value!r}")
+        return value
+    if hint is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        _check(ok, key, f"must be an integer, got {value!r}")
+        return value
+    if hint is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        _check(ok, key, f"must be a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        _check(isinstance(value, str), key, f"must be a string, got {value!r}")
+        return value
+    raise ConfigError(f"config: {key} has an unsupported type {hint!r}")  # pragma: no cover

@@ -1,0 +1,259 @@
+"""Decode a video once, straight into memory, with PyAV.
+
+The reader yields ``(frame, seconds)`` pairs: frames stay in FFmpeg's own YUV buffers until a
+later stage asks for a small BGR copy (shot detection) or a full RGB tensor (candidates only),
+so most frames never pay for a full-resolution colour conversion.
+
+Example:
+    >>> with VideoReader("clip.mp4") as reader:
+    ...     for frame, t in reader:
+    ...         ...
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator, Union
+
+import av
+import cv2
+import numpy as np
+import torch
+
+from .errors import DecodeError, NoVideoStreamError, VideoOpenError
+
+__all__ = ["Frame", "VideoInfo", "VideoReader", "frame_size", "small_bgr", "to_rgb", "upright_size"]
+
+Frame = Union[av.VideoFrame, np.ndarray, torch.Tensor]
+"""A frame the picker accepts: a PyAV frame, an (H, W, 3) RGB uint8 array, or a (3, H, W)
+uint8 tensor on any device. Arrays and tensors are taken as already upright."""
+
+_FALLBACK_FPS = 25.0
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the container says about the video stream before decoding."""
+
+    path: str
+    codec: str
+    pix_fmt: str | None
+    width: int
+    """Coded width; a rotated video's upright size is in ``Result``."""
+    height: int
+    """Coded height."""
+    fps: float
+    duration: float | None
+    """Seconds, when the container knows it."""
+    frames: int | None
+    """Frame count, when the container knows it."""
+
+
+class VideoReader:
+    """Iterate a file's video frames in presentation order, in one pass.
+
+    Corrupt packets are skipped and counted rather than fatal, and a file that ends early
+    (truncated) yields what it has: a thumbnail picker should do its best with damaged media.
+
+    Args:
+        path: The video file.
+        threads: Decoder threads, 0 for one per core.
+        keyframes_only: Ask the decoder to skip every non-key frame.
+
+    Raises:
+        VideoOpenError: the path is missing, a directory, unreadable or not media.
+        NoVideoStreamError: the file has no video stream.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, threads: int = 0, keyframes_only: bool = False):
+        self.path = str(path)
+        self.corrupt_packets = 0
+        """Packets the decoder rejected and that were skipped."""
+        self.truncated = False
+        """True when the demuxer stopped on an error before the end of the file."""
+        self._container = _open_container(self.path)
+        try:
+            self._stream = _video_stream(self._container, self.path)
+        except BaseException:
+            self._container.close()
+            raise
+        ctx = self._stream.codec_context
+        ctx.thread_type = "AUTO"  # frame + slice threading: decode is the floor of the pipeline
+        ctx.thread_count = threads
+        if keyframes_only:
+            ctx.skip_frame = "NONKEY"
+        self.info = self._probe()
+
+    def _probe(self) -> VideoInfo:
+        s = self._stream
+        rate = s.average_rate or s.guessed_rate or s.base_rate
+        fps = float(rate) if rate else _FALLBACK_FPS
+        duration = None
+        if s.duration is not None and s.time_base is not None:
+            duration = float(s.duration * s.time_base)
+        elif self._container.duration is not None:
+            duration = self._container.duration / av.time_base
+        return VideoInfo(
+            path=self.path,
+            codec=s.codec_context.name,
+            pix_fmt=s.codec_context.pix_fmt,
+            width=s.codec_context.width,
+            height=s.codec_context.height,
+            fps=fps,
+            duration=duration,
+            frames=s.frames or None,
+        )
+
+    def __iter__(self) -> Iterator[tuple[av.VideoFrame, float]]:
+        time_base = self._stream.time_base or Fraction(1, 90000)
+        start = self._stream.start_time
+        last_t = -1.0 / self.info.fps
+        for frame in self._decode():
+            if frame.pts is None:
+                t = last_t + 1.0 / self.info.fps  # missing pts: assume the nominal rate
+            else:
+                if start is None:
+                    start = frame.pts
+                t = float((frame.pts - start) * time_base)
+            t = max(t, 0.0)
+            last_t = t
+            yield frame, t
+
+    def _decode(self) -> Iterator[av.VideoFrame]:
+        packets = self._container.demux(self._stream)
+        while True:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                return
+            except av.FFmpegError:
+                self.truncated = True  # a demuxer error mid-file: keep what we decoded, then flush
+                yield from self._flush()
+                return
+            try:
+                yield from packet.decode()
+            except av.FFmpegError:
+                self.corrupt_packets += 1
+
+    def _flush(self) -> Iterator[av.VideoFrame]:
+        try:
+            yield from self._stream.codec_context.decode(None)
+        except av.FFmpegError:
+            self.corrupt_packets += 1
+
+    def close(self) -> None:
+        """Release the file and the decoder."""
+        self._container.close()
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _open_container(path: str) -> av.container.InputContainer:
+    p = Path(path)
+    if not p.exists():
+        raise VideoOpenError(f"{path}: no such file")
+    if p.is_dir():
+        raise VideoOpenError(f"{path}: is a directory, not a video file")
+    if not os.access(p, os.R_OK):
+        raise VideoOpenError(f"{path}: permission denied")
+    if p.stat().st_size == 0:
+        raise VideoOpenError(f"{path}: file is empty (0 bytes)")
+    try:
+        return av.open(path, mode="r", metadata_errors="ignore")
+    except av.FFmpegError as exc:
+        raise VideoOpenError(f"{path}: not a video FFmpeg can read ({exc.strerror or exc})") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise VideoOpenError(f"{path}: cannot open ({exc})") from exc
+
+
+def _video_stream(container: av.container.InputContainer, path: str) -> av.VideoStream:
+    streams = [s for s in container.streams.video if s.codec_context is not None]
+    if not streams:
+        kinds = sorted({s.type for s in container.streams}) or ["no streams"]
+        raise NoVideoStreamError(f"{path}: has no video stream (found: {', '.join(kinds)})")
+    # Cover art is stored as a one-frame "video" stream; prefer a real one.
+    real = [s for s in streams if not s.disposition & av.stream.Disposition.attached_pic]
+    return (real or streams)[0]
+
+
+def frame_size(frame: Frame) -> tuple[int, int]:
+    """Stored (width, height) of a frame, before any rotation."""
+    if isinstance(frame, av.VideoFrame):
+        return frame.width, frame.height
+    if isinstance(frame, np.ndarray):
+        return frame.shape[1], frame.shape[0]
+    return frame.shape[-1], frame.shape[-2]
+
+
+def upright_size(frame: Frame) -> tuple[int, int]:
+    """(width, height) as displayed, after the rotation a phone recorded."""
+    width, height = frame_size(frame)
+    return (height, width) if _quarter_turns(frame) % 2 else (width, height)
+
+
+def _quarter_turns(frame: Frame) -> int:
+    """Counterclockwise quarter turns that make a PyAV frame upright (its display matrix)."""
+    if not isinstance(frame, av.VideoFrame):
+        return 0
+    return round((frame.rotation or 0) / 90) % 4
+
+
+def small_bgr(frame: Frame, width: int, height: int) -> np.ndarray:
+    """A small BGR copy for the shot detector, made by the cheapest route for each frame type.
+
+    Raises:
+        DecodeError: the frame's pixel format cannot be converted.
+    """
+    if isinstance(frame, av.VideoFrame):
+        try:
+            # One swscale call scales and converts in C, without a full-size RGB intermediate.
+            return frame.reformat(width=width, height=height, format="bgr24", interpolation="BILINEAR").to_ndarray()
+        except (av.FFmpegError, ValueError) as exc:
+            raise DecodeError(f"cannot convert a {frame.format.name} frame: {exc}") from exc
+    if isinstance(frame, np.ndarray):
+        small = cv2.resize(_check_array(frame), (width, height), interpolation=cv2.INTER_LINEAR)
+        return cv2.cvtColor(small, cv2.COLOR_RGB2BGR)
+    tensor = _check_tensor(frame).unsqueeze(0).float()
+    small_t = torch.nn.functional.interpolate(tensor, size=(height, width), mode="bilinear", antialias=True)
+    rgb = small_t[0].round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+    return np.ascontiguousarray(rgb[:, :, ::-1])
+
+
+def to_rgb(frame: Frame) -> torch.Tensor:
+    """The upright full-resolution (3, H, W) uint8 tensor of a frame, on the frame's device.
+
+    Raises:
+        DecodeError: the frame's pixel format cannot be converted.
+    """
+    if isinstance(frame, torch.Tensor):
+        return _check_tensor(frame)
+    if isinstance(frame, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(_check_array(frame))).permute(2, 0, 1)
+    try:
+        rgb = frame.to_ndarray(format="rgb24")  # swscale handles 10-bit, 4:2:2, 4:4:4 and the rest
+    except (av.FFmpegError, ValueError) as exc:
+        raise DecodeError(f"cannot convert a {frame.format.name} frame to RGB: {exc}") from exc
+    turns = _quarter_turns(frame)
+    if turns:
+        rgb = np.ascontiguousarray(np.rot90(rgb, k=turns))
+    return torch.from_numpy(rgb).permute(2, 0, 1)
+
+
+def _check_array(frame: np.ndarray) -> np.ndarray:
+    if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+        raise DecodeError(f"array frames must be (H, W, 3) uint8 RGB, got {frame.shape} {frame.dtype}")
+    return frame
+
+
+def _check_tensor(frame: torch.Tensor) -> torch.Tensor:
+    if frame.ndim != 3 or frame.shape[0] != 3 or frame.dtype != torch.uint8:
+        raise DecodeError(f"tensor frames must be (3, H, W) uint8 RGB, got {tuple(frame.shape)} {frame.dtype}")
+    return frame
+

@@ -1,0 +1,411 @@
+"""The push core: frames in, a ``Result`` out, with bounded memory.
+
+``Picker.push(frame, t)`` does only cheap per-frame work on the caller's thread (a small copy
+for the shot detector, the candidate decision, and a full RGB conversion for candidates only).
+Candidates cross a bounded queue to a scoring thread that forms micro-batches for the sharpness
+filter, CLIP and the face detector, so decoding and scoring overlap and a slow scorer applies
+back-pressure instead of piling up frames. ``pick()`` is the file source built on it; a
+transcoder that already decodes frames pushes them itself and nothing is decoded twice.
+
+Example:
+    >>> scorer = load_scorer(config.scoring, "cuda")          # share one model across streams
+    >>> with Picker(config, scorer=scorer, fps=30.0) as picker:
+    ...     for frame, t in my_decoder:
+    ...         picker.push(frame, t)
+    ...     result = picker.finish()
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import queue
+import sys
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from ._device import resolve_device
+from .candidates import Candidate, CandidatePlanner
+from .config import Config
+from .decode import Frame, VideoReader, frame_size, small_bgr, to_rgb, upright_size
+from .errors import EmptyVideoError, StreamthumbError
+from .faces import FaceDetector, make_face_detector
+from .results import Pick, Result, Shot, Stats
+from .scoring import Scorer, load_scorer
+from .select import Scored, TopKPool
+from .sharpness import exposure_ok, measure, passes
+from .shots import analysis_size, make_shot_detector
+
+__all__ = ["Picker", "pick"]
+
+_STOP = object()
+"""Queue sentinel: no more candidates."""
+_PUT_POLL = 0.1
+"""Seconds between checks that the scoring thread is still alive while the queue is full."""
+
+
+@dataclass(frozen=True)
+class _Queued:
+    index: int
+    t: float
+    shot: int
+    image: torch.Tensor = field(repr=False)
+
+
+class Picker:
+    """Streaming thumbnail picker for one video stream.
+
+    Args:
+        config: Pipeline settings; defaults to ``Config()``.
+        scorer: A loaded scorer, to share one model between pickers; loaded from
+            ``config.scoring`` when omitted.
+        face_detector: Replaces the configured face detector.
+        fps: The stream's nominal frame rate; the shot detector counts ``min_scene_len`` in frames.
+        video: Name recorded in the result.
+
+    Raises:
+        ModelError: the scorer cannot be loaded.
+        ConfigError: the configured device is not available.
+    """
+
+    def __init__(
+        self,
+        config: Config | None = None,
+        *,
+        scorer: Scorer | None = None,
+        face_detector: FaceDetector | None = None,
+        fps: float = 25.0,
+        video: str | None = None,
+    ):
+        self.config = cfg = config or Config()
+        self._fps = fps if fps and fps > 0 else 25.0
+        self._video = video
+        self._scorer = scorer or load_scorer(cfg.scoring, resolve_device(cfg.runtime.device))
+        self._faces = face_detector or (make_face_detector(cfg.faces) if cfg.faces.enabled else None)
+        keyframes = cfg.decode.sampling == "keyframes"
+        self._shots = make_shot_detector(cfg.shots, self._fps, min_scene_len=0 if keyframes else None)
+        lookahead = self._shots.latency + math.ceil(cfg.candidates.shot_offset * self._fps) + 2
+        self._planner = CandidatePlanner(cfg.candidates, lookahead, every_frame=keyframes)
+        self._pool = TopKPool(cfg.select)
+        self._fallback = TopKPool(cfg.select)  # ranked by sharpness: the best of the rejected
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=cfg.runtime.queue_size)
+        self._timings: defaultdict[str, float] = defaultdict(float)
+        self._worker_timings: defaultdict[str, float] = defaultdict(float)
+        self._counts: defaultdict[str, int] = defaultdict(int)
+        self._in_flight = 0
+        self._peak_held = 0
+        self._frames = 0
+        self._last_t = 0.0
+        self._small_size: tuple[int, int] | None = None
+        self._size: tuple[int, int] = (0, 0)
+        self._error: BaseException | None = None
+        self._done = False
+        self._worker = threading.Thread(target=self._work, name="streamthumb-scorer", daemon=True)
+        self._worker.start()
+
+    # -- producer side: the caller's thread -------------------------------------------------
+
+    def push(self, frame: Frame, t: float) -> None:
+        """Feed the next frame in presentation order, with its time in seconds.
+
+        Raises:
+            DecodeError: the frame cannot be converted.
+            StreamthumbError: the scoring thread failed (re-raised here).
+        """
+        self._raise_if_failed()
+        if self._done:
+            raise RuntimeError("Picker.push() after finish()")
+        if self._small_size is None:
+            self._small_size = analysis_size(*frame_size(frame), self.config.shots.analysis_width)
+            self._size = upright_size(frame)
+        start = time.perf_counter()
+        cuts = self._shots.process(small_bgr(frame, *self._small_size), t)
+        self._planner.add_cuts(cuts)
+        self._timings["shots"] += time.perf_counter() - start
+        for cand in self._planner.push(self._frames, t, frame):
+            self._enqueue(cand)
+        self._frames += 1
+        self._last_t = t
+        self._note_held()
+
+    def finish(self) -> Result:
+        """Flush every stage and return the picks.
+
+        Raises:
+            EmptyVideoError: no frame was pushed.
+            StreamthumbError: the scoring thread failed.
+        """
+        if self._frames == 0:
+            self.close()
+            raise EmptyVideoError(f"{self._video or 'stream'}: no video frames could be decoded")
+        self._planner.add_cuts(self._shots.finish(self._last_t))
+        for cand in self._planner.finish():
+            self._enqueue(cand)
+        self._stop_worker()
+        self._raise_if_failed()
+        start = time.perf_counter()
+        shots = self._shot_list()
+        chosen = self._pool.choose(len(shots))
+        fallback = not chosen
+        if fallback:
+            chosen = self._rescore(self._fallback.choose(len(shots)))
+        picks = tuple(_to_pick(rank, s, fallback) for rank, s in enumerate(chosen, start=1))
+        self._timings["select"] += time.perf_counter() - start
+        width, height = self._size
+        return Result(
+            video=self._video,
+            duration=self._last_t + 1.0 / self._fps,
+            fps=self._fps,
+            width=width,
+            height=height,
+            shots=shots,
+            picks=picks,
+            stats=self._stats(),
+        )
+
+    def close(self) -> None:
+        """Stop the scoring thread; safe to call more than once and after errors."""
+        if not self._done:
+            self._stop_worker()
+
+    def __enter__(self) -> Picker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _enqueue(self, cand: Candidate) -> None:
+        start = time.perf_counter()
+        item = _Queued(cand.index, cand.t, cand.shot, to_rgb(cand.frame))
+        self._timings["convert"] += time.perf_counter() - start
+        self._counts["candidates"] += 1
+        while True:
+            try:
+                self._queue.put(item, timeout=_PUT_POLL)
+                return
+            except queue.Full:
+                self._raise_if_failed()
+
+    def _stop_worker(self) -> None:
+        self._done = True
+        while self._worker.is_alive():
+            try:
+                self._queue.put(_STOP, timeout=_PUT_POLL)
+                break
+            except queue.Full:
+                continue
+        self._worker.join()
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            err, self._error = self._error, None
+            self._done = True
+            if isinstance(err, StreamthumbError):
+                raise err
+            raise RuntimeError(f"scoring thread failed: {err}") from err
+
+    def _note_held(self) -> None:
+        held = (
+            self._planner.held
+            + self._queue.qsize()
+            + self._in_flight
+            + len(self._pool)
+            + len(self._fallback)
+        )
+        self._peak_held = max(self._peak_held, held)
+
+    def _shot_list(self) -> tuple[Shot, ...]:
+        end = self._last_t + 1.0 / self._fps
+        bounds = [0.0, *self._planner.cuts, end]
+        return tuple(Shot(a, b) for a, b in zip(bounds, bounds[1:]))
+
+    def _stats(self) -> Stats:
+        timings = dict(self._timings)
+        for key, value in self._worker_timings.items():
+            timings[key] = timings.get(key, 0.0) + value
+        return Stats(
+            frames_decoded=self._frames,
+            candidates=self._counts["candidates"],
+            scored=self._counts["scored"],
+            rejected_blurry=self._counts["blurry"],
+            rejected_exposure=self._counts["exposure"],
+            corrupt_packets=0,
+            peak_frames_held=self._peak_held,
+            timings=timings,
+        )
+
+    # -- consumer side: the scoring thread ---------------------------------------------------
+
+    def _work(self) -> None:
+        batch: list[_Queued] = []
+        try:
+            while True:
+                item = self._queue.get()
+                if item is _STOP:
+                    break
+                if batch and item.image.shape != batch[0].image.shape:
+                    self._score_batch(batch)  # resolution changed mid-stream: a new batch
+                    batch = []
+                batch.append(item)
+                self._in_flight = len(batch)
+                if len(batch) >= self.config.runtime.batch_size:
+                    self._score_batch(batch)
+                    batch = []
+            if batch:
+                self._score_batch(batch)
+        except BaseException as exc:  # handed to the producer, which re-raises it
+            self._error = exc
+            _drain(self._queue)
+        finally:
+            self._in_flight = 0
+
+    def _score_batch(self, batch: list[_Queued]) -> None:
+        timed = self._worker_timings
+        start = time.perf_counter()
+        images = torch.stack([b.image for b in batch]).to(self._scorer.device, non_blocking=True)
+        sharp, bright = measure(images, self.config.sharpness.analysis_height)
+        keep = passes(self.config.sharpness, sharp, bright).cpu()
+        exposure = exposure_ok(self.config.sharpness, bright).cpu()
+        sharp, bright = sharp.cpu().tolist(), bright.cpu().tolist()
+        timed["sharpness"] += time.perf_counter() - start
+        for i in (~keep).nonzero().flatten().tolist():
+            self._counts["exposure" if not exposure[i] else "blurry"] += 1
+            self._fallback.offer(Scored(batch[i].t, batch[i].shot, sharp[i], math.nan, sharp[i], bright[i], (), batch[i].image.cpu()))
+        kept = keep.nonzero().flatten().tolist()
+        if kept:
+            for s in self._measure(images[kept], [batch[i] for i in kept], [sharp[i] for i in kept], [bright[i] for i in kept]):
+                self._pool.offer(s)
+        self._in_flight = 0
+
+    def _measure(self, images: torch.Tensor, items: list[_Queued], sharp: list[float], bright: list[float]) -> list[Scored]:
+        """CLIP score plus face bonus for frames that passed the filters."""
+        timed = self._worker_timings
+        start = time.perf_counter()
+        clip = self._scorer.score(images).tolist()
+        timed["clip"] += time.perf_counter() - start
+        start = time.perf_counter()
+        faces = self._faces.detect(images) if self._faces is not None else [[] for _ in items]
+        timed["faces"] += time.perf_counter() - start
+        self._counts["scored"] += len(items)
+        bonus = self.config.faces.bonus
+        return [
+            Scored(it.t, it.shot, c + (bonus if f else 0.0), c, s, b, tuple(f), it.image.cpu())
+            for it, c, f, s, b in zip(items, clip, faces, sharp, bright)
+        ]
+
+    def _rescore(self, rejected: list[Scored]) -> list[Scored]:
+        """Score the best rejected candidates so even an all-blurry video gets thumbnails."""
+        if not rejected:
+            return []
+        images = torch.stack([r.image for r in rejected]).to(self._scorer.device)
+        items = [_Queued(-1, r.t, r.shot, r.image) for r in rejected]
+        scored = self._measure(images, items, [r.sharpness for r in rejected], [r.brightness for r in rejected])
+        return sorted(scored, key=lambda s: -s.score)
+
+
+def _drain(q: queue.Queue[Any]) -> None:
+    while True:
+        try:
+            q.get_nowait()
+        except queue.Empty:
+            return
+
+
+def _to_pick(rank: int, s: Scored, fallback: bool) -> Pick:
+    image = s.image.permute(1, 2, 0).contiguous().numpy()
+    return Pick(
+        rank=rank,
+        t=s.t,
+        score=s.score,
+        shot=s.shot,
+        clip=s.clip,
+        sharpness=s.sharpness,
+        brightness=s.brightness,
+        faces=s.faces,
+        fallback=fallback,
+        image=image,
+    )
+
+
+def pick(
+    source: str | os.PathLike[str],
+    config: Config | None = None,
+    k: int | None = None,
+    *,
+    scorer: Scorer | None = None,
+    progress: bool = False,
+) -> Result:
+    """Pick the best ``k`` thumbnails of a video file in one decode pass.
+
+    Args:
+        source: Path of the video.
+        config: Pipeline settings; defaults to ``Config()``.
+        k: Overrides ``config.select.k``.
+        scorer: A loaded scorer to reuse across calls; loaded from the config when omitted.
+        progress: Draw a progress bar on stderr.
+
+    Returns:
+        The picks, best first, with the video's shots and run statistics. Pixels are in
+        ``Pick.image``; ``write_thumbnails`` saves them.
+
+    Raises:
+        InputError: the file is missing, not a video, or has no decodable frame.
+        ModelError: the scoring model or its weights cannot be loaded.
+        ConfigError: a setting is invalid or the device is unavailable.
+    """
+    cfg = config or Config()
+    if k is not None:
+        cfg = cfg.with_overrides({"select.k": k})
+    start = time.perf_counter()
+    with VideoReader(
+        source, threads=cfg.decode.threads, keyframes_only=cfg.decode.sampling == "keyframes"
+    ) as reader:
+        if scorer is None:
+            scorer = load_scorer(cfg.scoring, resolve_device(cfg.runtime.device))
+        model_s = time.perf_counter() - start
+        with Picker(cfg, scorer=scorer, fps=reader.info.fps, video=str(source)) as picker:
+            decode_s = _feed(reader, picker, progress)
+            result = picker.finish()
+    stats = dataclasses.replace(
+        result.stats,
+        corrupt_packets=reader.corrupt_packets,
+        timings={"model": model_s, "decode": decode_s, **result.stats.timings, "total": time.perf_counter() - start},
+    )
+    return dataclasses.replace(result, stats=stats)
+
+
+def _feed(reader: VideoReader, picker: Picker, progress: bool) -> float:
+    """Push every frame; return the seconds spent inside the decoder."""
+    total = reader.info.duration
+    name = os.path.basename(reader.path)
+    bar = tqdm(
+        total=round(total, 1) if total else None,
+        unit="s",
+        desc=name[:30],
+        disable=not progress,
+        file=sys.stderr,
+        leave=False,
+        bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total_fmt} s video [{elapsed}<{remaining}, {rate_fmt}]",
+    )
+    decode_s = 0.0
+    frames = iter(reader)
+    with bar:
+        while True:
+            start = time.perf_counter()
+            try:
+                frame, t = next(frames)
+            except StopIteration:
+                break
+            finally:
+                decode_s += time.perf_counter() - start
+            picker.push(frame, t)
+            if t > bar.n:
+                bar.update(t - bar.n)
+    return decode_s

@@ -1,0 +1,260 @@
+"""Score candidate batches with OpenCLIP: max(positive) - mean(negative) prompt similarity.
+
+``load_scorer`` is the one call that hides the model plumbing: it resolves weights the way
+open_clip does (``hf-hub:`` and ``local-dir:`` names win, otherwise ``pretrained`` is a tag,
+then a file), refuses to run on random weights, and returns a scorer whose preprocessing
+(resize, center crop, normalize) runs on tensors on the device and matches the model's own.
+
+Example:
+    >>> scorer = load_scorer(ScoringConfig(), device="cuda")
+    >>> scores = scorer.score(batch_uint8)   # (N, 3, H, W) -> (N,)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import os
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import open_clip
+import torch
+import torch.nn.functional as F
+from open_clip.factory import parse_model_name
+
+from .config import ScoringConfig
+from .errors import ModelError, WeightsUnavailableError
+
+__all__ = ["ClipScorer", "Scorer", "load_scorer"]
+
+_CHECKPOINT_GLOBS = ("*.safetensors", "*.bin", "*.pth", "*.pt")
+
+
+class Scorer(ABC):
+    """Scores a batch of upright RGB frames; higher is a better thumbnail."""
+
+    device: torch.device
+    """Where ``score`` wants its input."""
+
+    @abstractmethod
+    def score(self, images: torch.Tensor) -> torch.Tensor:
+        """Map (N, 3, H, W) uint8 images on ``device`` to (N,) float32 scores on the CPU."""
+
+
+class ClipScorer(Scorer):
+    """An OpenCLIP model with its prompts embedded once.
+
+    Args:
+        model: An open_clip model in eval mode, already on ``device``.
+        tokenizer: The model's tokenizer.
+        preprocess: The model's preprocess config (``open_clip.get_model_preprocess_cfg``).
+        positive: Prompts a good thumbnail resembles.
+        negative: Prompts a bad thumbnail resembles.
+        device: The model's device.
+        precision: ``auto``, ``fp32``, ``fp16`` or ``bf16``.
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        *,
+        tokenizer: Callable[[Sequence[str]], torch.Tensor],
+        preprocess: dict[str, Any],
+        positive: Sequence[str],
+        negative: Sequence[str],
+        device: torch.device,
+        precision: str = "auto",
+    ):
+        self.model = model.eval().requires_grad_(False)
+        self.device = device
+        self._preprocess = preprocess
+        self._autocast_dtype = _autocast_dtype(device, precision)
+        self._positive = self._embed_text(tokenizer, positive)
+        self._negative = self._embed_text(tokenizer, negative) if negative else None
+
+    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+        if self._autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self._autocast_dtype)
+
+    @torch.inference_mode()
+    def _embed_text(self, tokenizer: Callable[[Sequence[str]], torch.Tensor], prompts: Sequence[str]) -> torch.Tensor:
+        with self._autocast():
+            emb = self.model.encode_text(tokenizer(list(prompts)).to(self.device))
+        return F.normalize(emb.float(), dim=-1)
+
+    def preprocess(self, images: torch.Tensor) -> torch.Tensor:
+        """Resize, crop and normalize (N, 3, H, W) uint8 images as the model's transform would."""
+        return preprocess_tensor(images, self._preprocess)
+
+    @torch.inference_mode()
+    def embed(self, images: torch.Tensor) -> torch.Tensor:
+        """Unit-norm image embeddings, (N, D) float32 on the device."""
+        pixels = self.preprocess(images.to(self.device, non_blocking=True))
+        with self._autocast():
+            emb = self.model.encode_image(pixels)
+        return F.normalize(emb.float(), dim=-1)
+
+    @torch.inference_mode()
+    def score(self, images: torch.Tensor) -> torch.Tensor:
+        emb = self.embed(images)
+        score = (emb @ self._positive.T).max(dim=1).values
+        if self._negative is not None:
+            score = score - (emb @ self._negative.T).mean(dim=1)
+        return score.cpu()
+
+
+def preprocess_tensor(images: torch.Tensor, cfg: dict[str, Any]) -> torch.Tensor:
+    """open_clip's inference transform, done on tensors so it runs batched on the GPU."""
+    size = cfg.get("size", 224)
+    out_h, out_w = (size, size) if isinstance(size, int) else tuple(size)
+    mode = cfg.get("interpolation", "bicubic")
+    x = images.float().div_(255.0)
+    height, width = x.shape[-2:]
+    resize_mode = cfg.get("resize_mode", "shortest")
+    if resize_mode == "squash":
+        x = _resize(x, (out_h, out_w), mode)
+    elif resize_mode == "longest":
+        scale = min(out_h / height, out_w / width)
+        x = _resize(x, (round(height * scale), round(width * scale)), mode)
+        pad_h, pad_w = out_h - x.shape[-2], out_w - x.shape[-1]
+        fill = float(cfg.get("fill_color", 0)) / 255.0
+        x = F.pad(x, (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2), value=fill)
+    else:  # "shortest", torchvision's Resize(int) then CenterCrop
+        short = min(out_h, out_w)
+        scale = short / min(height, width)
+        new = (short, int(short * width / height)) if height <= width else (int(short * height / width), short)
+        x = _resize(x, new if scale != 1 else (height, width), mode)
+        top = int(round((x.shape[-2] - out_h) / 2.0))
+        left = int(round((x.shape[-1] - out_w) / 2.0))
+        x = x[..., top : top + out_h, left : left + out_w]
+    mean = torch.tensor(cfg.get("mean", open_clip.OPENAI_DATASET_MEAN), device=x.device).view(1, 3, 1, 1)
+    std = torch.tensor(cfg.get("std", open_clip.OPENAI_DATASET_STD), device=x.device).view(1, 3, 1, 1)
+    return (x.clamp_(0.0, 1.0) - mean) / std
+
+
+def _resize(x: torch.Tensor, size: tuple[int, int], mode: str) -> torch.Tensor:
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    if mode not in ("bicubic", "bilinear"):
+        mode = "bilinear"
+    return F.interpolate(x, size=size, mode=mode, antialias=True, align_corners=False)
+
+
+def _autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
+    if precision == "fp32" or (precision == "auto" and device.type != "cuda"):
+        return None
+    if precision == "fp16":
+        return torch.float16
+    if precision == "bf16" or torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float16
+
+
+def load_scorer(cfg: ScoringConfig, device: torch.device | str = "cpu") -> ClipScorer:
+    """Build the configured OpenCLIP scorer, loading real weights or failing clearly.
+
+    Raises:
+        WeightsUnavailableError: the weights are not cached and cannot be fetched, or none
+            were configured; the message names the model, the cache and the fix.
+        ModelError: the model name is unknown or the checkpoint does not fit the model.
+    """
+    device = torch.device(device)
+    name, pretrained = _resolve_weights(cfg)
+    try:
+        model = open_clip.create_model(
+            name,
+            pretrained=pretrained,
+            device=device,
+            cache_dir=cfg.cache_dir,
+            require_pretrained=True,
+        )
+        tokenizer = open_clip.get_tokenizer(name, cache_dir=cfg.cache_dir)
+    except (RuntimeError, ValueError, KeyError, OSError) as exc:
+        raise _model_error(cfg, exc) from exc
+    return ClipScorer(
+        model,
+        tokenizer=tokenizer,
+        preprocess=open_clip.get_model_preprocess_cfg(model),
+        positive=cfg.positive,
+        negative=cfg.negative,
+        device=device,
+        precision=cfg.precision,
+    )
+
+
+def _resolve_weights(cfg: ScoringConfig) -> tuple[str, str | None]:
+    """Check that weights exist before building anything, so no path ends on random init."""
+    schema, ident = parse_model_name(cfg.model)
+    if schema == "local-dir":
+        _check_local_dir(Path(ident), cfg.model)
+        return cfg.model, None
+    if schema == "hf-hub":
+        _fetch_hf(ident, cfg)
+        return cfg.model, None
+    model = ident.replace("/", "-")
+    if model not in open_clip.list_models():
+        close = difflib.get_close_matches(model, open_clip.list_models(), n=5)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise ModelError(
+            f"unknown model {cfg.model!r}.{hint} Use an open_clip name (open_clip.list_models()), "
+            "hf-hub:org/repo or local-dir:/path."
+        )
+    tags = open_clip.list_pretrained_tags_by_model(model)
+    if not cfg.pretrained:
+        raise WeightsUnavailableError(
+            f"no weights configured for {model}: set scoring.pretrained (--pretrained) to a tag "
+            f"({', '.join(tags) or 'none known'}) or a checkpoint file"
+        )
+    if cfg.pretrained in tags or os.path.isfile(cfg.pretrained):
+        return model, cfg.pretrained
+    raise WeightsUnavailableError(
+        f"{cfg.pretrained!r} is neither a pretrained tag of {model} ({', '.join(tags) or 'none known'}) "
+        "nor an existing checkpoint file"
+    )
+
+
+def _check_local_dir(path: Path, name: str) -> None:
+    if not (path / "open_clip_config.json").is_file():
+        raise WeightsUnavailableError(f"{name}: no open_clip_config.json in {path}")
+    if not any(p for glob in _CHECKPOINT_GLOBS for p in path.glob(glob)):
+        raise WeightsUnavailableError(
+            f"{name}: {path} has a config but no weights (*.safetensors, *.bin, *.pth); "
+            "copy the checkpoint there"
+        )
+
+
+def _fetch_hf(repo: str, cfg: ScoringConfig) -> None:
+    from open_clip.pretrained import download_pretrained_from_hf
+
+    try:
+        download_pretrained_from_hf(repo, cache_dir=cfg.cache_dir)
+    except Exception as exc:  # huggingface_hub raises many types for offline, 404, auth
+        raise WeightsUnavailableError(
+            f"weights for hf-hub:{repo} are not in the cache ({_cache_location(cfg)}) and cannot be "
+            f"downloaded ({type(exc).__name__}). Fix: run once with network access, or "
+            f"`huggingface-cli download {repo}` on a machine that has it and copy the cache, "
+            "or point --model at local-dir:/path"
+        ) from exc
+
+
+def _model_error(cfg: ScoringConfig, exc: Exception) -> ModelError:
+    text = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+    if "download" in text.lower() or isinstance(exc, OSError):
+        return WeightsUnavailableError(
+            f"weights {cfg.model}/{cfg.pretrained} are not in the cache ({_cache_location(cfg)}) and "
+            f"cannot be downloaded: {text}. Fix: run once with network access (HF_HUB_OFFLINE unset), "
+            "or pass --pretrained /path/to/checkpoint, or --model local-dir:/path"
+        )
+    return ModelError(f"cannot build {cfg.model} ({cfg.pretrained}): {text}")
+
+
+def _cache_location(cfg: ScoringConfig) -> str:
+    if cfg.cache_dir:
+        return cfg.cache_dir
+    from huggingface_hub import constants
+
+    return str(constants.HF_HUB_CACHE)
+

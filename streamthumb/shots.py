@@ -1,0 +1,94 @@
+"""Shot-cut detection fed from our own decode loop, so the file is decoded once.
+
+PySceneDetect's detectors do the work; this module only adapts them to frames that arrive
+one at a time with a timestamp in seconds, and says how far behind the stream a cut may be
+reported (``latency``) so the candidate stage knows how long to hold frames back.
+
+Example:
+    >>> detector = make_shot_detector(ShotsConfig(), fps=25.0)
+    >>> cuts = detector.process(small_bgr_frame, t=1.24)   # cut times in seconds, maybe []
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from fractions import Fraction
+from typing import Callable
+
+import numpy as np
+from scenedetect import AdaptiveDetector, ContentDetector, SceneDetector
+from scenedetect.common import FrameTimecode, Timecode
+
+from .config import ShotsConfig
+
+__all__ = ["SHOT_DETECTORS", "SceneDetectShots", "ShotDetector", "analysis_size", "make_shot_detector"]
+
+_MICROS = Fraction(1, 1_000_000)
+
+
+class ShotDetector(ABC):
+    """Finds cuts in a stream of small BGR frames, one frame at a time, in order."""
+
+    latency: int = 0
+    """Frames after a cut before it is guaranteed to have been reported."""
+
+    @abstractmethod
+    def process(self, frame: np.ndarray, t: float) -> list[float]:
+        """Feed the next frame; return the times of cuts found so far, possibly in the past."""
+
+    def finish(self, t: float) -> list[float]:
+        """Report cuts still held back once the last frame (at ``t``) was processed."""
+        return []
+
+
+class SceneDetectShots(ShotDetector):
+    """Any PySceneDetect ``SceneDetector`` driven with our timestamps.
+
+    Args:
+        detector: A configured PySceneDetect detector.
+        fps: Nominal frame rate; PySceneDetect measures ``min_scene_len`` in frames with it.
+    """
+
+    def __init__(self, detector: SceneDetector, fps: float):
+        self._detector = detector
+        self._fps = Fraction(fps).limit_denominator(1001)
+        self.latency = detector.event_buffer_length + 1
+
+    def _timecode(self, t: float) -> FrameTimecode:
+        # Timecode-backed positions keep exact times for variable-frame-rate sources.
+        return FrameTimecode(Timecode(pts=round(t * 1_000_000), time_base=_MICROS), fps=self._fps)
+
+    def process(self, frame: np.ndarray, t: float) -> list[float]:
+        return [cut.seconds for cut in self._detector.process_frame(self._timecode(t), frame)]
+
+    def finish(self, t: float) -> list[float]:
+        return [cut.seconds for cut in self._detector.post_process(self._timecode(t))]
+
+
+def _content(cfg: ShotsConfig, min_scene_len: int) -> SceneDetector:
+    return ContentDetector(threshold=cfg.threshold, min_scene_len=min_scene_len)
+
+
+def _adaptive(cfg: ShotsConfig, min_scene_len: int) -> SceneDetector:
+    return AdaptiveDetector(adaptive_threshold=cfg.adaptive_threshold, min_scene_len=min_scene_len)
+
+
+SHOT_DETECTORS: dict[str, Callable[[ShotsConfig, int], SceneDetector]] = {
+    "content": _content,
+    "adaptive": _adaptive,
+}
+"""Detector names accepted by ``shots.detector``."""
+
+
+def make_shot_detector(cfg: ShotsConfig, fps: float, *, min_scene_len: int | None = None) -> ShotDetector:
+    """Build the configured detector; ``min_scene_len`` overrides the config (keyframe mode)."""
+    length = cfg.min_scene_len if min_scene_len is None else min_scene_len
+    return SceneDetectShots(SHOT_DETECTORS[cfg.detector](cfg, length), fps)
+
+
+def analysis_size(width: int, height: int, min_width: int) -> tuple[int, int]:
+    """The size PySceneDetect's auto-downscale would use, so our cuts match its ``detect()``."""
+    if width < min_width:
+        return width, height
+    factor = width / float(min_width)
+    return max(1, round(width / factor)), max(1, round(height / factor))
