@@ -119,6 +119,8 @@ def _summary(result: Any, wall: float) -> None:
     ]
     if s.corrupt_packets:
         lines.append(f"  warning: skipped {s.corrupt_packets} corrupt packets")
+    if s.truncated:
+        lines.append("  warning: the video ended early; the file looks truncated")
     print("\n".join(lines), file=sys.stderr)
 
 

@@ -313,7 +313,7 @@ def _build(cls: type, data: Mapping[str, Any], prefix: str) -> Any:
     if unknown:
         where = prefix.rstrip(".") or "top level"
         raise ConfigError(
-            f"config: unknown key {prefix}{unknown[0]!r} in {where}; expected one of {', '.join(names)}"
+            f"config: unknown key {prefix + unknown[0]!r} in {where}; expected one of {', '.join(names)}"
         )
     kwargs = {}
     for name, raw in data.items():

@@ -168,7 +168,8 @@ def _open_container(path: str) -> av.container.InputContainer:
     try:
         return av.open(path, mode="r", metadata_errors="ignore")
     except av.FFmpegError as exc:
-        raise VideoOpenError(f"{path}: not a video FFmpeg can read ({exc.strerror or exc})") from exc
+        reason = exc.strerror or str(exc)
+        raise VideoOpenError(f"{path}: cannot be read as video ({reason}); is it truncated, corrupt or not a video?") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise VideoOpenError(f"{path}: cannot open ({exc})") from exc
 

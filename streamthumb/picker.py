@@ -237,6 +237,7 @@ class Picker:
             rejected_blurry=self._counts["blurry"],
             rejected_exposure=self._counts["exposure"],
             corrupt_packets=0,
+            truncated=False,
             peak_frames_held=self._peak_held,
             timings=timings,
         )
@@ -373,9 +374,11 @@ def pick(
         with Picker(cfg, scorer=scorer, fps=reader.info.fps, video=str(source)) as picker:
             decode_s = _feed(reader, picker, progress)
             result = picker.finish()
+    expected = reader.info.duration
     stats = dataclasses.replace(
         result.stats,
         corrupt_packets=reader.corrupt_packets,
+        truncated=reader.truncated or bool(expected and result.duration < 0.9 * expected),
         timings={"model": model_s, "decode": decode_s, **result.stats.timings, "total": time.perf_counter() - start},
     )
     return dataclasses.replace(result, stats=stats)

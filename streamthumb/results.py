@@ -96,6 +96,8 @@ class Stats:
     rejected_blurry: int
     rejected_exposure: int
     corrupt_packets: int
+    truncated: bool
+    """The stream ended well before the container said it would, or on a read error."""
     peak_frames_held: int
     """Most full-resolution frames alive at once (pending, queued and pooled)."""
     timings: Mapping[str, float]
@@ -110,6 +112,7 @@ class Stats:
             "rejected_blurry": self.rejected_blurry,
             "rejected_exposure": self.rejected_exposure,
             "corrupt_packets": self.corrupt_packets,
+            "truncated": self.truncated,
             "peak_frames_held": self.peak_frames_held,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
         }

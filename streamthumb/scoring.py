@@ -172,7 +172,7 @@ def load_scorer(cfg: ScoringConfig, device: torch.device | str = "cpu") -> ClipS
             require_pretrained=True,
         )
         tokenizer = open_clip.get_tokenizer(name, cache_dir=cfg.cache_dir)
-    except (RuntimeError, ValueError, KeyError, OSError) as exc:
+    except Exception as exc:  # open_clip, torch, safetensors and the hub raise many types
         raise _model_error(cfg, exc) from exc
     return ClipScorer(
         model,

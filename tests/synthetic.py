@@ -23,7 +23,7 @@ PHOTOS = {
     "coffee": data.coffee,
     "chelsea": data.chelsea,
     "rocket": data.rocket,
-    "cells": lambda: np.dstack([data.human_mitosis()] * 3),
+    "brick": lambda: np.dstack([data.brick()] * 3),
     "camera": lambda: np.dstack([data.camera()] * 3),
 }
 

@@ -1,0 +1,126 @@
+"""The one place in the project that builds a model with random weights, for timing only.
+
+The product refuses random weights (``streamthumb.load_scorer``); a benchmark must not need a
+download, and a forward pass costs the same whatever the weights hold. A plain open_clip
+architecture name therefore means "this architecture, random init, seeded", and every report
+says so. ``hf-hub:`` / ``local-dir:`` names, or a ``pretrained`` tag, load real weights through
+the product's own ``load_scorer``.
+
+Example:
+    >>> loaded = load_model(ModelSpec("ViT-B-32"), torch.device("cpu"))
+    >>> scorer = loaded.scorer()
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Sequence
+
+import torch
+
+__all__ = ["ModelSpec", "LoadedModel", "default_model", "load_model"]
+
+RANDOM_SEED = 0
+"""Every contender builds bit-identical random weights, so they all run the same model."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Which model to time and where its weights come from."""
+
+    name: str
+    """open_clip architecture (random init), or ``hf-hub:org/repo`` / ``local-dir:/path``."""
+    pretrained: str | None = None
+    """A pretrained tag or checkpoint for an architecture name; real weights, loaded by streamthumb."""
+
+    @property
+    def random_weights(self) -> bool:
+        """True when the model is randomly initialised: valid for timing, meaningless for picks."""
+        return self.pretrained is None and not self.name.startswith(("hf-hub:", "local-dir:"))
+
+    @property
+    def weights(self) -> str:
+        """What the report prints next to the model name."""
+        if self.random_weights:
+            return "RANDOM-INIT (timing only: the architecture's real cost, meaningless scores)"
+        return self.pretrained or self.name
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "pretrained": self.pretrained, "random_weights": self.random_weights, "weights": self.weights}
+
+
+def default_model(device: torch.device) -> str:
+    """ViT-B-32 is what a CPU can afford; ViT-L-14 is what people run on a GPU."""
+    return "ViT-L-14" if device.type == "cuda" else "ViT-B-32"
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model with what both the seed pipeline and streamthumb need to drive it."""
+
+    spec: ModelSpec
+    model: torch.nn.Module
+    tokenizer: Callable[[Sequence[str]], torch.Tensor]
+    preprocess_cfg: dict[str, Any]
+    device: torch.device
+
+    def scorer(self, precision: str = "auto") -> Any:
+        """The model as a ``streamthumb.ClipScorer`` with the default prompts."""
+        import streamthumb
+        from streamthumb.config import ScoringConfig
+
+        cfg = ScoringConfig()
+        return streamthumb.ClipScorer(
+            self.model,
+            tokenizer=self.tokenizer,
+            preprocess=self.preprocess_cfg,
+            positive=cfg.positive,
+            negative=cfg.negative,
+            device=self.device,
+            precision=precision,
+        )
+
+
+def load_model(spec: ModelSpec, device: torch.device) -> LoadedModel:
+    """Build the model on ``device`` in eval mode.
+
+    Raises:
+        streamthumb.ModelError: real weights were asked for and cannot be loaded.
+    """
+    import open_clip
+
+    if spec.random_weights:
+        torch.manual_seed(RANDOM_SEED)
+        with _quiet_open_clip():  # it logs a warning about random init; our report says it louder
+            model = open_clip.create_model(spec.name, pretrained=None, device=device)
+    else:
+        model = _real_weights(spec, device)
+    return LoadedModel(
+        spec=spec,
+        model=model.eval().requires_grad_(False),
+        tokenizer=open_clip.get_tokenizer(spec.name),
+        preprocess_cfg=open_clip.get_model_preprocess_cfg(model),
+        device=device,
+    )
+
+
+def _real_weights(spec: ModelSpec, device: torch.device) -> torch.nn.Module:
+    import streamthumb
+    from streamthumb.config import ScoringConfig
+
+    cfg = ScoringConfig(model=spec.name, **({"pretrained": spec.pretrained} if spec.pretrained else {}))
+    model: torch.nn.Module = streamthumb.load_scorer(cfg, device).model
+    return model
+
+
+@contextlib.contextmanager
+def _quiet_open_clip() -> Iterator[None]:
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)

@@ -1,0 +1,158 @@
+"""The ``batch`` and ``export`` subcommands, wired into ``streamthumb.cli``.
+
+``cli.py`` calls ``add_parsers`` on its subparsers and hands a parsed ``batch`` or ``export``
+command to ``run``; errors end there as one line on stderr, like every other command.
+
+Example:
+    $ streamthumb batch videos/ @more.txt --out thumbs/ --workers 2 -k 3
+    $ streamthumb export --db thumbs/streamthumb.db --format csv --out results.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Sequence, TextIO
+
+from .errors import OutputError
+
+__all__ = ["COMMANDS", "add_parsers", "main", "run"]
+
+COMMANDS = ("batch", "export")
+"""The subcommands this module adds; ``cli.main`` sends these to ``run``."""
+
+
+def add_parsers(subparsers: Any) -> None:
+    """Add ``batch`` and ``export`` to the ``streamthumb`` subcommand parsers."""
+    from .batch import VIDEO_EXTENSIONS
+
+    b = subparsers.add_parser(
+        "batch",
+        help="pick thumbnails for a whole library, resumably",
+        description="Pick thumbnails for many videos with one model, recording each in a SQLite manifest. "
+        "Rerunning skips what is done; a killed run resumes where it stopped.",
+    )
+    b.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="a video file, a folder (searched recursively by extension), @FILE (one path a line) or - (paths on stdin)",
+    )
+    b.add_argument("--out", required=True, metavar="DIR", help="thumbnail root: one folder per video in it")
+    b.add_argument("--db", metavar="PATH", help="manifest file (default: DIR/streamthumb.db)")
+    b.add_argument("--workers", type=_positive, default=2, metavar="N", help="videos decoded at once (default: %(default)s)")
+    b.add_argument("-k", type=int, help="thumbnails per video (select.k)")
+    b.add_argument("--config", help="YAML config file (default: built-in defaults, see configs/default.yaml)")
+    b.add_argument("--model", help="open_clip model, hf-hub:org/repo or local-dir:/path (scoring.model)")
+    b.add_argument("--pretrained", help="pretrained tag or checkpoint file (scoring.pretrained)")
+    b.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="runtime.device")
+    b.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any config key, e.g. select.min_gap=4")
+    b.add_argument(
+        "--ext",
+        metavar="LIST",
+        help=f"comma-separated extensions to find in folders (default: {','.join(sorted(e[1:] for e in VIDEO_EXTENSIONS))})",
+    )
+    b.add_argument("--retry-failed", action="store_true", help="retry videos that failed in an earlier run")
+    b.add_argument("--force", action="store_true", help="redo every video, even if done with these settings")
+    b.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no summary; the exit code tells")
+
+    e = subparsers.add_parser(
+        "export", help="write a batch manifest as JSON lines or CSV", description="Write a batch manifest out."
+    )
+    e.add_argument("--db", required=True, metavar="PATH", help="the manifest (DIR/streamthumb.db of a batch run)")
+    e.add_argument("--format", choices=["jsonl", "csv"], default="jsonl", help="(default: %(default)s)")
+    e.add_argument("--status", choices=["done", "failed", "pending"], help="only rows with this status")
+    e.add_argument("--out", metavar="FILE", help="write here instead of stdout")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run a parsed ``batch`` or ``export`` command; return the exit code.
+
+    Raises:
+        StreamthumbError: for ``cli.main`` to report.
+    """
+    return _cmd_batch(args) if args.command == "batch" else _cmd_export(args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Stand-alone entry (``python -m streamthumb._cli_batch``) until ``cli.main`` routes here."""
+    from .cli import EXIT_ERROR, EXIT_USAGE
+    from .errors import ConfigError, StreamthumbError
+
+    parser = argparse.ArgumentParser(prog="streamthumb")
+    add_parsers(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except StreamthumbError as exc:
+        if os.environ.get("STREAMTHUMB_DEBUG"):
+            raise
+        print(f"streamthumb: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_ERROR
+
+
+def _cmd_batch(args: argparse.Namespace) -> int:
+    from .batch import VIDEO_EXTENSIONS, format_summary, run_batch
+    from .cli import load_config  # here, not at the top: cli imports this module
+
+    summary = run_batch(
+        args.inputs,
+        args.out,
+        load_config(args),
+        db=args.db,
+        workers=args.workers,
+        extensions=_extensions(args.ext) if args.ext else VIDEO_EXTENSIONS,
+        retry_failed=args.retry_failed,
+        force=args.force,
+        progress=not args.quiet,
+    )
+    if not args.quiet:
+        print(format_summary(summary), file=sys.stderr)
+    return summary.exit_code
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .library import Manifest, write_export
+
+    with Manifest(args.db, readonly=True) as manifest:
+        records = manifest.records(args.status)
+        if args.out:
+            _write_atomic(Path(args.out), lambda fh: write_export(records, args.format, fh))
+        else:
+            write_export(records, args.format, sys.stdout)
+    return 0
+
+
+def _write_atomic(target: Path, write: Callable[[TextIO], object]) -> None:
+    """Temp file and rename, so a reader never sees half an export."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise OutputError(f"cannot write into {target.parent}: {exc.strerror or exc}") from exc
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            write(fh)
+        os.replace(tmp, target)
+    except BaseException as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc
+        raise
+
+
+def _extensions(text: str) -> frozenset[str]:
+    return frozenset("." + e.strip().lower().lstrip(".") for e in text.split(",") if e.strip())
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+if __name__ == "__main__":
+    sys.exit(main())

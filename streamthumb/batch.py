@@ -1,0 +1,608 @@
+"""Bulk library mode: thumbnails for thousands of videos, resumable, with one model loaded once.
+
+Inputs stream in (files, folders walked recursively, ``@list.txt`` files, ``-`` for stdin) and
+are never all held in memory. The main thread checks each video against the manifest, hands
+the ones that need work to a few decode workers over a bounded queue, and is the manifest's
+only writer. Each worker runs ``pick()`` on one video at a time with the one shared scorer, so
+the next videos decode while the current one is scored.
+
+Crash safety: a video's row is committed ``pending`` before its folder is cleared, the worker
+writes the thumbnails (each by temp file and rename), and only then is the row committed
+``done`` with its picks. A kill at any moment leaves ``pending`` rows or none, and the next
+run redoes exactly those videos from an emptied folder.
+
+Example:
+    >>> summary = run_batch(["videos/", "@more.txt"], "thumbs/", config, workers=2)
+    >>> summary.done, summary.failed, summary.exit_code
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import sqlite3
+import sys
+import threading
+import time
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Mapping, TextIO
+
+import torch
+from tqdm import tqdm
+
+from ._device import resolve_device
+from .config import Config
+from .errors import ConfigError, InputError, OutputError, StreamthumbError
+from .library import DB_NAME, Manifest, VideoRecord, config_hash, file_stamp, video_id
+from .output import write_thumbnails
+from .picker import pick
+from .scoring import Scorer, load_scorer
+
+__all__ = ["VIDEO_EXTENSIONS", "BatchSummary", "Failure", "format_summary", "run_batch"]
+
+VIDEO_EXTENSIONS = frozenset(
+    ".3gp .avi .flv .m2ts .m4v .mkv .mov .mp4 .mpeg .mpg .mts .mxf .ogv .ts .webm .wmv".split()
+)
+"""Extensions picked up when walking a folder; files named explicitly are always tried."""
+FAILURES_KEPT = 100
+"""Failures listed in the summary; the manifest has every one."""
+_POLL = 0.5
+"""Seconds between checks that the workers are alive while waiting for one."""
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A video (or folder) that could not be processed, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    """What a batch run did. ``skipped`` videos were already done (or failed) with these settings."""
+
+    done: int
+    skipped: int
+    failed: int
+    previously_failed: int
+    """Skipped because they failed in an earlier run; ``retry_failed`` retries them."""
+    duplicates: int
+    """Inputs naming a video already met in this run, ignored."""
+    video_seconds: float
+    """Video processed by this run."""
+    frames: int
+    wall_s: float
+    scorer_busy_s: float
+    """Seconds the shared scorer spent scoring."""
+    failures: tuple[Failure, ...] = field(repr=False)
+    """This run's failures, the first ``FAILURES_KEPT`` of them."""
+    db: str
+
+    @property
+    def videos(self) -> int:
+        """Distinct videos this run looked at."""
+        return self.done + self.skipped + self.failed
+
+    @property
+    def videos_per_hour(self) -> float:
+        return self.done / self.wall_s * 3600 if self.wall_s > 0 else 0.0
+
+    @property
+    def scorer_busy(self) -> float:
+        """Fraction of the wall time the scorer was busy; low means decode is the bottleneck."""
+        return self.scorer_busy_s / self.wall_s if self.wall_s > 0 else 0.0
+
+    @property
+    def exit_code(self) -> int:
+        """1 while any input video is in the failed state, so reruns report the same."""
+        return 1 if self.failed or self.previously_failed else 0
+
+
+def run_batch(
+    inputs: Sequence[str],
+    out_dir: str | os.PathLike[str],
+    config: Config | None = None,
+    *,
+    db: str | os.PathLike[str] | None = None,
+    workers: int = 2,
+    extensions: Collection[str] = VIDEO_EXTENSIONS,
+    retry_failed: bool = False,
+    force: bool = False,
+    progress: bool = False,
+    scorer: Scorer | None = None,
+    stdin: TextIO | None = None,
+) -> BatchSummary:
+    """Pick thumbnails for every video of ``inputs`` into ``out_dir/<video id>/``, resumably.
+
+    Args:
+        inputs: Video files, folders (walked recursively for ``extensions``), ``@FILE`` lists of
+            paths (one a line, ``#`` comments) and ``-`` for such a list on ``stdin``.
+        out_dir: Thumbnail root; each video gets its own folder, named by ``video_id``.
+        config: Pipeline settings, including ``select.k`` and ``output``.
+        db: The manifest; ``out_dir/streamthumb.db`` by default.
+        workers: Videos decoded at once, all feeding the one scorer.
+        extensions: Lower-case extensions, with the dot, that folder walks pick up.
+        retry_failed: Redo videos that failed before, even if unchanged.
+        force: Redo every video.
+        progress: Draw a progress bar on stderr.
+        scorer: A loaded scorer; loaded once from ``config`` when omitted.
+        stdin: Where ``-`` reads paths; ``sys.stdin`` by default.
+
+    Returns:
+        Counts, timings and this run's failures. Per-video failures never raise.
+
+    Raises:
+        ConfigError: ``workers`` < 1, or a setting is invalid.
+        InputError: an ``@FILE`` list cannot be read.
+        OutputError: the output folder or manifest cannot be created, or another run holds it.
+        ModelError: the scorer cannot be loaded.
+    """
+    if workers < 1:
+        raise ConfigError(f"--workers must be >= 1, got {workers}")
+    start = time.perf_counter()
+    cfg = config or Config()
+    out = _make_folder(out_dir)
+    stdin = stdin or sys.stdin
+    exts = frozenset(e.lower() for e in extensions)
+    _check_lists(inputs)
+    with Manifest(db if db is not None else out / DB_NAME) as manifest, _Seen() as seen:
+        total = None if "-" in inputs else sum(1 for _ in _iter_inputs(inputs, exts, stdin))
+        shared = _SharedScorer(lambda: scorer or load_scorer(cfg.scoring, resolve_device(cfg.runtime.device)))
+        with _progress_bar(total, progress) as bar:
+            run = _Run(manifest, seen, bar, cfg, out, retry_failed=retry_failed, force=force)
+            pool = _Workers(workers, cfg, shared)
+            try:
+                for item in _iter_inputs(inputs, exts, stdin):
+                    run.offer(item, pool)
+                while pool.in_flight:
+                    run.commit(pool.wait())
+            except BaseException:
+                pool.abort()  # workers finish their video; its row stays pending for the next run
+                raise
+            pool.close()
+        return run.summary(time.perf_counter() - start, shared.busy_s, str(manifest.path))
+
+
+def format_summary(summary: BatchSummary) -> str:
+    """The lines the CLI prints on stderr when a batch run ends."""
+    s = summary
+    lines = [
+        f"streamthumb batch: {s.done} done, {s.skipped} skipped, {s.failed} failed"
+        + (f", {s.duplicates} duplicate inputs ignored" if s.duplicates else ""),
+        f"  {s.video_seconds / 3600:.2f} h of video in {s.wall_s:.1f} s: {s.videos_per_hour:.0f} videos/hour, "
+        f"scorer busy {s.scorer_busy:.0%}",
+    ]
+    if s.previously_failed:
+        lines.append(f"  {s.previously_failed} skipped videos failed in an earlier run; --retry-failed retries them")
+    if s.failures:
+        lines.append("  failed:")
+        lines += [f"    {f.reason}" for f in s.failures]
+        if s.failed > len(s.failures):
+            lines.append(f"    ... and {s.failed - len(s.failures)} more")
+    lines.append(f"  manifest: {s.db} (streamthumb export --db {s.db} --format csv)")
+    return "\n".join(lines)
+
+
+# -- inputs ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Input:
+    path: str
+    """As listed; relative paths are relative to the working directory."""
+    problem: str | None = None
+    """Set when a folder cannot even be listed."""
+
+
+def _check_lists(inputs: Sequence[str]) -> None:
+    """Fail before any work if an ``@FILE`` is missing, not midway through the library."""
+    for arg in inputs:
+        if arg.startswith("@") and not os.access(arg[1:], os.R_OK):
+            raise InputError(f"{arg}: cannot read the list of paths {arg[1:]!r}; check the name after @")
+
+
+def _iter_inputs(inputs: Sequence[str], exts: frozenset[str], stdin: TextIO) -> Iterator[_Input]:
+    for arg in inputs:
+        if arg == "-":
+            yield from _iter_listed(stdin, exts)
+        elif arg.startswith("@"):
+            with open(arg[1:], encoding="utf-8", errors="surrogateescape") as fh:
+                yield from _iter_listed(fh, exts)
+        else:
+            yield from _iter_path(arg, exts)
+
+
+def _iter_listed(lines: TextIO, exts: frozenset[str]) -> Iterator[_Input]:
+    for line in lines:
+        path = line.strip()
+        if path and not path.startswith("#"):
+            yield from _iter_path(path, exts)
+
+
+def _iter_path(path: str, exts: frozenset[str]) -> Iterator[_Input]:
+    if os.path.isdir(path):
+        yield from _walk(path, exts)
+    else:
+        yield _Input(path)  # missing files and broken links fail with the decoder's reason
+
+
+def _walk(folder: str, exts: frozenset[str]) -> Iterator[_Input]:
+    """Videos under ``folder`` in name order, one directory listing in memory per level.
+
+    Symlinked folders are not followed, so a link back up the tree cannot loop.
+    """
+    try:
+        with os.scandir(folder) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError as exc:
+        yield _Input(folder, f"{folder}: cannot list folder: {exc.strerror or exc}")
+        return
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            yield from _walk(entry.path, exts)
+        elif os.path.splitext(entry.name)[1].lower() in exts:
+            yield _Input(entry.path)
+
+
+class _Seen:
+    """Videos met in this run, in a temporary SQLite table so memory stays flat at any size."""
+
+    def __init__(self) -> None:
+        self._conn = sqlite3.connect("", isolation_level=None)  # "" is a private temp file
+        self._conn.execute("PRAGMA synchronous=OFF")
+        self._conn.execute("CREATE TABLE seen (path TEXT PRIMARY KEY)")
+
+    def add(self, path: str) -> bool:
+        """True the first time ``path`` is added."""
+        return self._conn.execute("INSERT OR IGNORE INTO seen VALUES (?)", (path,)).rowcount == 1
+
+    def __enter__(self) -> _Seen:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._conn.close()
+
+
+# -- workers ---------------------------------------------------------------------------------
+
+
+class _SharedScorer(Scorer):
+    """The one model every worker's picker uses; calls take turns and their time is summed.
+
+    Taking turns keeps batches whole: concurrent calls would only split the same GPU, or
+    oversubscribe the CPU cores torch's own thread pool already uses.
+
+    Args:
+        load: Returns the model; called once, by ``load``, when the first video needs it.
+    """
+
+    def __init__(self, load: Callable[[], Scorer]):
+        self.busy_s = 0.0
+        self._load = load
+        self._inner: Scorer | None = None
+        self._lock = threading.Lock()
+
+    def load(self) -> None:
+        """Load the model if not yet loaded: a rerun that skips every video loads none.
+
+        Raises:
+            ModelError: the model cannot be loaded.
+        """
+        if self._inner is None:
+            self._inner = self._load()
+            self.device = self._inner.device
+
+    def score(self, images: torch.Tensor) -> torch.Tensor:
+        assert self._inner is not None, "load() before the first video"
+        with self._lock:
+            start = time.perf_counter()
+            try:
+                return self._inner.score(images)
+            finally:
+                self.busy_s += time.perf_counter() - start
+
+
+@dataclass(frozen=True)
+class _Task:
+    listed: str
+    path: str
+    """Resolved; the manifest key."""
+    thumbs: Path
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    task: _Task
+    size: int | None
+    mtime: float | None
+    fingerprint: str | None
+    timings: Mapping[str, float]
+    picks: tuple[Mapping[str, Any], ...] = ()
+    duration: float | None = None
+    frames: int | None = None
+    error: str | None = None
+
+
+class _Workers:
+    """Decode workers behind a bounded queue; the caller commits what they hand back.
+
+    At most ``limit`` videos are in flight (queued, being processed, or done and waiting to
+    be committed), which bounds both queues and the memory of a run of any size.
+    """
+
+    def __init__(self, count: int, config: Config, scorer: _SharedScorer):
+        self.limit = 2 * count  # one queued behind each busy worker keeps all of them fed
+        self.in_flight = 0
+        self._count, self._config, self._scorer = count, config, scorer
+        self._tasks: queue.Queue[_Task | None] = queue.Queue(maxsize=self.limit)
+        self._results: queue.Queue[_Outcome] = queue.Queue()  # never holds more than `limit`
+        self._threads: list[threading.Thread] = []
+
+    def _start(self) -> None:
+        self._scorer.load()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"streamthumb-batch-{i}", daemon=True) for i in range(self._count)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    @property
+    def full(self) -> bool:
+        return self.in_flight >= self.limit
+
+    def submit(self, task: _Task) -> None:
+        """Queue a video; call only when not ``full``, so this never blocks.
+
+        Raises:
+            ModelError: the first video loads the scorer, and it cannot be loaded.
+        """
+        if not self._threads:
+            self._start()
+        self._tasks.put_nowait(task)
+        self.in_flight += 1
+
+    def ready(self) -> Iterator[_Outcome]:
+        """Outcomes already finished, without waiting."""
+        while True:
+            try:
+                outcome = self._results.get_nowait()
+            except queue.Empty:
+                return
+            self.in_flight -= 1
+            yield outcome
+
+    def wait(self) -> _Outcome:
+        """The next finished outcome.
+
+        Raises:
+            RuntimeError: every worker thread died, so nothing will come.
+        """
+        while True:
+            try:
+                outcome = self._results.get(timeout=_POLL)
+            except queue.Empty:
+                if not any(t.is_alive() for t in self._threads):
+                    raise RuntimeError("every streamthumb batch worker thread died") from None
+                continue
+            self.in_flight -= 1
+            return outcome
+
+    def close(self) -> None:
+        """Let the workers finish and stop them."""
+        for _ in self._threads:
+            self._tasks.put(None)
+        for thread in self._threads:
+            thread.join()
+
+    def abort(self) -> None:
+        """Drop queued videos, then stop the workers after their current one."""
+        while True:
+            try:
+                self._tasks.get_nowait()
+            except queue.Empty:
+                break
+        self.close()
+
+    def _work(self) -> None:
+        while (task := self._tasks.get()) is not None:
+            self._results.put(_process(task, self._config, self._scorer))
+
+
+def _process(task: _Task, config: Config, scorer: Scorer) -> _Outcome:
+    """Pick and write one video's thumbnails; every failure becomes the outcome's error."""
+    start = time.perf_counter()
+    try:
+        stamp = file_stamp(task.path)
+        size, mtime, fingerprint = stamp.size, stamp.mtime, stamp.fingerprint
+    except OSError:
+        size, mtime, fingerprint = None, None, None  # pick() says why, in the decoder's words
+    timings = {"fingerprint": time.perf_counter() - start}
+    base = {"task": task, "size": size, "mtime": mtime, "fingerprint": fingerprint}
+    try:
+        _clear(task.thumbs)
+        result = pick(task.listed, config, scorer=scorer)
+        start = time.perf_counter()
+        result = write_thumbnails(result, task.thumbs, config.output)
+        timings["write"] = time.perf_counter() - start
+    except (StreamthumbError, OSError) as exc:
+        return _Outcome(**base, timings=timings, error=_reason(task, exc))
+    except Exception as exc:  # a bug must not end a library run; the row names it
+        return _Outcome(**base, timings=timings, error=f"{task.listed}: {type(exc).__name__}: {exc} (a bug; please report it)")
+    return _Outcome(
+        **base,
+        timings={**result.stats.timings, **timings},
+        picks=tuple(p.to_dict() for p in result.picks),
+        duration=result.duration,
+        frames=result.stats.frames_decoded,
+    )
+
+
+def _clear(folder: Path) -> None:
+    """Remove a video's earlier thumbnails and any temp file a killed run left behind.
+
+    Raises:
+        OutputError: the folder cannot be emptied.
+    """
+    try:
+        with os.scandir(folder) as it:
+            for entry in it:
+                if not entry.is_dir(follow_symlinks=False):
+                    os.unlink(entry.path)
+        folder.rmdir()  # a video that now fails keeps no folder
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise OutputError(f"cannot clear the old thumbnails in {folder}: {exc.strerror or exc}") from exc
+
+
+def _reason(task: _Task, exc: StreamthumbError | OSError) -> str:
+    if os.path.islink(task.listed) and not os.path.exists(task.listed):
+        return f"{task.listed}: broken symlink (points to {os.readlink(task.listed)}, which does not exist)"
+    if isinstance(exc, StreamthumbError):
+        return str(exc) or f"{task.listed}: {type(exc).__name__}"
+    return f"{task.listed}: {exc.strerror or exc}"
+
+
+# -- the main thread ---------------------------------------------------------------------------
+
+
+class _Run:
+    """Decides per video, commits outcomes, and keeps the tally; main thread only."""
+
+    def __init__(
+        self, manifest: Manifest, seen: _Seen, bar: tqdm, config: Config, out: Path, *, retry_failed: bool, force: bool
+    ):
+        self.manifest, self.seen, self.bar, self.out = manifest, seen, bar, out
+        self.config_hash = config_hash(config)
+        self.retry_failed, self.force = retry_failed, force
+        self.counts = {"done": 0, "skipped": 0, "failed": 0, "previously_failed": 0, "duplicates": 0}
+        self.video_seconds = 0.0
+        self.frames = 0
+        self.failures: list[Failure] = []
+        self._start = time.perf_counter()
+
+    def offer(self, item: _Input, pool: _Workers) -> None:
+        """Skip, or queue, one input; commits finished outcomes when the pool is full."""
+        if item.problem is not None:  # a folder, not a video: reported, no manifest row
+            self._fail(item.path, item.problem)
+            return
+        path = os.path.realpath(item.path)
+        if not self.seen.add(path):
+            self._count("duplicates")
+            return
+        thumbs = self.out / video_id(path)
+        row = self.manifest.get(path)
+        if not self._needs_work(row, path, thumbs):
+            self._count("previously_failed" if row and row.status == "failed" else "skipped")
+            return
+        while pool.full:
+            self.commit(pool.wait())
+        self.manifest.mark_pending(path, thumbs=str(thumbs), config_hash=self.config_hash)
+        pool.submit(_Task(item.path, path, thumbs))
+        for outcome in pool.ready():
+            self.commit(outcome)
+
+    def commit(self, o: _Outcome) -> None:
+        """Record a finished video; its files are already in place."""
+        self.manifest.record(
+            VideoRecord(
+                path=o.task.path,
+                status="failed" if o.error else "done",
+                config_hash=self.config_hash,
+                thumbs=str(o.task.thumbs),
+                size=o.size,
+                mtime=o.mtime,
+                fingerprint=o.fingerprint,
+                picks=o.picks,
+                error=o.error,
+                timings=dict(o.timings),
+                duration=o.duration,
+                frames=o.frames,
+                finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            )
+        )
+        if o.error:
+            self._fail(o.task.listed, o.error)
+            return
+        self.video_seconds += o.duration or 0.0
+        self.frames += o.frames or 0
+        self._count("done")
+
+    def _needs_work(self, row: VideoRecord | None, path: str, thumbs: Path) -> bool:
+        if row is None or self.force or row.status == "pending":
+            return True
+        if row.config_hash != self.config_hash or row.thumbs != str(thumbs) or not self._unchanged(row, path):
+            return True
+        return row.status == "failed" and self.retry_failed
+
+    def _unchanged(self, row: VideoRecord, path: str) -> bool:
+        """Same file as the row's: same size and mtime, or same size and content fingerprint."""
+        try:
+            st = os.stat(path)
+        except OSError:
+            return row.size is None  # still missing, as when it failed
+        if st.st_size != row.size:
+            return False
+        if st.st_mtime == row.mtime:
+            return True  # like git's index: trust an unchanged stat and read nothing
+        try:
+            same = file_stamp(path).fingerprint == row.fingerprint
+        except OSError:
+            return False
+        if same:
+            self.manifest.touch(path, st.st_mtime)
+        return same
+
+    def _fail(self, path: str, reason: str) -> None:
+        if len(self.failures) < FAILURES_KEPT:
+            self.failures.append(Failure(path, reason))
+        self._count("failed")
+
+    def _count(self, what: str) -> None:
+        self.counts[what] += 1
+        elapsed = time.perf_counter() - self._start
+        self.bar.update(1)
+        self.bar.set_postfix_str(
+            f"{self.frames / elapsed if elapsed > 0 else 0:.0f} frames/s, {self.counts['failed']} failed", refresh=False
+        )
+
+    def summary(self, wall_s: float, scorer_busy_s: float, db: str) -> BatchSummary:
+        c = self.counts
+        return BatchSummary(
+            done=c["done"],
+            skipped=c["skipped"] + c["previously_failed"],
+            failed=c["failed"],
+            previously_failed=c["previously_failed"],
+            duplicates=c["duplicates"],
+            video_seconds=self.video_seconds,
+            frames=self.frames,
+            wall_s=wall_s,
+            scorer_busy_s=scorer_busy_s,
+            failures=tuple(self.failures),
+            db=db,
+        )
+
+
+def _make_folder(out_dir: str | os.PathLike[str]) -> Path:
+    out = Path(out_dir).resolve()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create output folder {out}: {exc.strerror or exc}") from exc
+    return out
+
+
+def _progress_bar(total: int | None, enabled: bool) -> tqdm:
+    return tqdm(
+        total=total,
+        unit="video",
+        desc="streamthumb batch",
+        disable=not enabled,
+        file=sys.stderr,
+        dynamic_ncols=True,
+        leave=False,
+    )

@@ -1,0 +1,370 @@
+"""The batch manifest: one SQLite row per video, so a library run can stop anywhere and resume.
+
+The manifest is the only record of what a batch run finished. A row is written ``pending``
+before anything touches the video's thumbnail folder and ``done`` or ``failed`` only after its
+files are in place, both by UPSERT on the path, so a run killed at any moment leaves at most
+some ``pending`` rows, which the next run redoes, and never a second row for a video.
+
+Example:
+    >>> with Manifest("thumbs/streamthumb.db") as manifest:
+    ...     manifest.record(VideoRecord(path="/v/a.mp4", status="done", config_hash=h, thumbs="/t/a"))
+    ...     manifest.get("/v/a.mp4").status
+    'done'
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import json
+import os
+import re
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Literal, Mapping, TextIO, get_args
+from urllib.parse import quote
+
+from .config import Config
+from .errors import InputError, OutputError
+
+try:  # POSIX only; elsewhere two runs on one manifest are not prevented
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = [
+    "DB_NAME",
+    "ExportFormat",
+    "FileStamp",
+    "Manifest",
+    "Status",
+    "VideoRecord",
+    "config_hash",
+    "file_stamp",
+    "read_export",
+    "video_id",
+    "write_export",
+]
+
+DB_NAME = "streamthumb.db"
+"""The manifest's file name inside the output folder, unless ``--db`` says otherwise."""
+SCHEMA_VERSION = 1
+"""Stored in ``PRAGMA user_version``; a newer file is refused rather than misread."""
+FINGERPRINT_SPAN = 1 << 20
+"""Bytes hashed at each end of a file: enough to see a re-encode, cheap on network drives."""
+
+Status = Literal["done", "failed", "pending"]
+"""``pending`` means work started and did not finish; the next run redoes it."""
+ExportFormat = Literal["jsonl", "csv"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS videos (
+    path        TEXT PRIMARY KEY,
+    status      TEXT NOT NULL CHECK (status IN ('done', 'failed', 'pending')),
+    config_hash TEXT NOT NULL,
+    thumbs      TEXT NOT NULL,
+    size        INTEGER,
+    mtime       REAL,
+    fingerprint TEXT,
+    picks       TEXT NOT NULL DEFAULT '[]',
+    error       TEXT,
+    timings     TEXT NOT NULL DEFAULT '{}',
+    duration    REAL,
+    frames      INTEGER,
+    finished_at TEXT
+)
+"""
+_JSON_FIELDS = ("picks", "timings")
+
+
+@dataclass(frozen=True)
+class FileStamp:
+    """What identifies a file's content without decoding it."""
+
+    size: int
+    mtime: float
+    """``st_mtime``; a changed mtime with an unchanged fingerprint is not a change."""
+    fingerprint: str | None
+    """Size plus a BLAKE2 hash of the first and last MiB; None when the file is unreadable."""
+
+
+@dataclass(frozen=True)
+class VideoRecord:
+    """One manifest row: where a video's thumbnails are and how they were made."""
+
+    path: str
+    """Resolved absolute path of the video; the primary key."""
+    status: Status
+    config_hash: str
+    """``config_hash`` of the settings the row was made with; another hash means redo."""
+    thumbs: str
+    """The video's own thumbnail folder."""
+    size: int | None = None
+    """None when the file could not be read at all."""
+    mtime: float | None = None
+    fingerprint: str | None = None
+    picks: tuple[Mapping[str, Any], ...] = ()
+    """``Pick.to_dict()`` of each thumbnail, best first, with its file path."""
+    error: str | None = None
+    """Why the video failed, as the error's one-line message."""
+    timings: Mapping[str, float] = field(default_factory=dict)
+    """Seconds per stage for this video."""
+    duration: float | None = None
+    """Seconds of video, when it decoded."""
+    frames: int | None = None
+    finished_at: str | None = None
+    """ISO 8601 UTC time the row became ``done`` or ``failed``."""
+
+    def __post_init__(self) -> None:
+        if self.status not in get_args(Status):
+            raise ValueError(f"VideoRecord.status must be one of {get_args(Status)}, got {self.status!r}")
+        if (self.status == "failed") != (self.error is not None):
+            raise ValueError(f"VideoRecord: a {self.status} row {'needs' if self.status == 'failed' else 'has no'} error")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, the shape of one ``export --format jsonl`` line."""
+        data = dataclasses.asdict(self)
+        data["picks"] = [dict(p) for p in self.picks]
+        data["timings"] = dict(self.timings)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> VideoRecord:
+        """Inverse of ``to_dict``."""
+        return cls(**{**data, "picks": tuple(data.get("picks") or ()), "timings": dict(data.get("timings") or {})})
+
+
+_COLUMNS = tuple(f.name for f in dataclasses.fields(VideoRecord))
+
+
+class Manifest:
+    """The SQLite manifest, owned by one thread (``sqlite3`` enforces that).
+
+    Opening it for writing takes an exclusive lock next to the file, released by the OS even
+    on SIGKILL, so two batch runs cannot clear each other's thumbnail folders.
+
+    Args:
+        path: The database file; created with its folder when writable.
+        readonly: Open an existing manifest for reading only (export), without the lock.
+
+    Raises:
+        InputError: ``readonly`` and there is no manifest at ``path``.
+        OutputError: the file cannot be created or opened, another run holds it, or a newer
+            streamthumb wrote it.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, readonly: bool = False):
+        self.path = Path(path)
+        self._lock_fd: int | None = None
+        if readonly:
+            if not self.path.is_file():
+                raise InputError(f"{self.path}: no manifest there; run `streamthumb batch` first or pass --db")
+            self._conn = _connect(f"file:{quote(str(self.path.resolve()))}?mode=ro", uri=True)
+        else:
+            self._lock_fd = _lock(self.path)
+            self._conn = _connect(str(self.path))
+            self._setup()
+        self._check_version()
+
+    def _setup(self) -> None:
+        try:
+            self._conn.execute("PRAGMA journal_mode=WAL")  # readers (export) never block the run
+            self._conn.execute("PRAGMA synchronous=FULL")  # a committed row survives power loss too
+            self._conn.execute(_SCHEMA)
+            if self._version() == 0:
+                self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except sqlite3.Error as exc:
+            self.close()
+            raise OutputError(f"{self.path}: cannot set up the manifest: {exc}") from exc
+
+    def _version(self) -> int:
+        return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def _check_version(self) -> None:
+        version = self._version()
+        if version > SCHEMA_VERSION:
+            self.close()
+            raise OutputError(f"{self.path}: manifest version {version} is newer than this streamthumb; upgrade it")
+
+    def get(self, path: str) -> VideoRecord | None:
+        """The row of ``path``, or None."""
+        row = self._conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM videos WHERE path = ?", (path,)).fetchone()
+        return _from_row(row) if row else None
+
+    def record(self, rec: VideoRecord) -> None:
+        """Insert or replace the row of ``rec.path``, committed when this returns."""
+        data = rec.to_dict()
+        values = [json.dumps(data[c]) if c in _JSON_FIELDS else data[c] for c in _COLUMNS]
+        updates = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS[1:])
+        self._conn.execute(
+            f"INSERT INTO videos ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))}) "
+            f"ON CONFLICT(path) DO UPDATE SET {updates}",
+            values,
+        )
+
+    def mark_pending(self, path: str, *, thumbs: str, config_hash: str) -> None:
+        """Mark a video as started, before its folder is touched; keeps the rest of its row."""
+        self._conn.execute(
+            "INSERT INTO videos (path, status, config_hash, thumbs) VALUES (?, 'pending', ?, ?) "
+            "ON CONFLICT(path) DO UPDATE SET status = 'pending'",
+            (path, config_hash, thumbs),
+        )
+
+    def touch(self, path: str, mtime: float) -> None:
+        """Record a new mtime for a file whose content was found unchanged."""
+        self._conn.execute("UPDATE videos SET mtime = ? WHERE path = ?", (mtime, path))
+
+    def records(self, status: Status | None = None) -> Iterator[VideoRecord]:
+        """Every row (or those with ``status``), by path, streamed from the database."""
+        where, params = ("WHERE status = ?", (status,)) if status else ("", ())
+        for row in self._conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM videos {where} ORDER BY path", params):
+            yield _from_row(row)
+
+    def counts(self) -> dict[str, int]:
+        """Rows per status."""
+        return dict(self._conn.execute("SELECT status, COUNT(*) FROM videos GROUP BY status").fetchall())
+
+    def __len__(self) -> int:
+        return int(self._conn.execute("SELECT COUNT(*) FROM videos").fetchone()[0])
+
+    def close(self) -> None:
+        """Close the database and release the lock; safe to call twice."""
+        self._conn.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing the descriptor releases the flock
+            self._lock_fd = None
+
+    def __enter__(self) -> Manifest:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _connect(target: str, *, uri: bool = False) -> sqlite3.Connection:
+    try:
+        # Autocommit: every statement is its own transaction, committed before it returns.
+        return sqlite3.connect(target, uri=uri, isolation_level=None, timeout=30.0)
+    except sqlite3.Error as exc:
+        raise OutputError(f"{target}: cannot open the manifest: {exc}") from exc
+
+
+def _lock(path: Path) -> int | None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot create the manifest: {exc.strerror or exc}") from exc
+    if fcntl is None:  # pragma: no cover
+        return fd
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        os.close(fd)
+        raise OutputError(
+            f"{path}: another streamthumb batch run is using this manifest; wait for it or pass another --db"
+        ) from exc
+    return fd
+
+
+def _from_row(row: tuple[Any, ...]) -> VideoRecord:
+    data = dict(zip(_COLUMNS, row))
+    for name in _JSON_FIELDS:
+        data[name] = json.loads(data[name])
+    return VideoRecord.from_dict(data)
+
+
+# -- identities --------------------------------------------------------------------------------
+
+
+def file_stamp(path: str | os.PathLike[str]) -> FileStamp:
+    """Size, mtime and a content fingerprint, reading at most two MiB.
+
+    Raises:
+        OSError: the file cannot be stat'ed. A file that can be stat'ed but not read gets
+            ``fingerprint=None``, so its row still records the size the failure was seen at.
+    """
+    st = os.stat(path)
+    try:
+        with open(path, "rb") as fh:
+            digest = hashlib.blake2b(digest_size=16)
+            digest.update(fh.read(FINGERPRINT_SPAN))
+            if st.st_size > FINGERPRINT_SPAN:
+                fh.seek(max(FINGERPRINT_SPAN, st.st_size - FINGERPRINT_SPAN))
+                digest.update(fh.read(FINGERPRINT_SPAN))
+    except OSError:
+        return FileStamp(size=st.st_size, mtime=st.st_mtime, fingerprint=None)
+    return FileStamp(size=st.st_size, mtime=st.st_mtime, fingerprint=f"{st.st_size}-{digest.hexdigest()}")
+
+
+def video_id(path: str) -> str:
+    """A folder name for a video: its sanitized stem, readable, plus a hash of the full path.
+
+    The 64-bit hash of the resolved path is what keeps ids apart (``a/clip.mp4`` and
+    ``b/clip.mp4``); the stem is only there so people can find a folder by eye.
+    """
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(path).stem).strip("._-")[:40] or "video"
+    return f"{stem}-{hashlib.sha256(os.fsencode(path)).hexdigest()[:16]}"
+
+
+def config_hash(config: Config) -> str:
+    """Hash of the settings that change the thumbnails.
+
+    ``runtime`` (device, batch and queue sizes) and decoder threads are left out: they change
+    speed, not picks, and moving a library to a GPU machine should not redo it.
+    """
+    data = config.to_dict()
+    del data["runtime"]
+    del data["decode"]["threads"]
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+# -- export -------------------------------------------------------------------------------------
+
+
+def write_export(records: Iterable[VideoRecord], fmt: ExportFormat, out: TextIO) -> int:
+    """Write records as JSON lines or CSV (picks and timings as JSON cells); return the count."""
+    count = 0
+    if fmt == "jsonl":
+        for rec in records:
+            out.write(json.dumps(rec.to_dict()) + "\n")
+            count += 1
+        return count
+    writer = csv.DictWriter(out, fieldnames=_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for rec in records:
+        row = rec.to_dict()
+        writer.writerow({k: json.dumps(row[k]) if k in _JSON_FIELDS else row[k] for k in _COLUMNS})
+        count += 1
+    return count
+
+
+def read_export(lines: Iterable[str], fmt: ExportFormat) -> Iterator[VideoRecord]:
+    """Read back what ``write_export`` wrote, so an export can be checked or merged.
+
+    Raises:
+        InputError: a line or cell is not what ``write_export`` writes.
+    """
+    try:
+        if fmt == "jsonl":
+            for line in lines:
+                if line.strip():
+                    yield VideoRecord.from_dict(json.loads(line))
+            return
+        for row in csv.DictReader(lines):
+            yield VideoRecord.from_dict({k: _from_cell(k, v) for k, v in row.items()})
+    except (ValueError, TypeError, KeyError) as exc:
+        raise InputError(f"not a streamthumb {fmt} export: {exc}") from exc
+
+
+_CSV_TYPES: dict[str, type] = {"size": int, "frames": int, "mtime": float, "duration": float}
+
+
+def _from_cell(name: str, cell: str) -> Any:
+    if name in _JSON_FIELDS:
+        return json.loads(cell)
+    if cell == "":
+        return None  # csv writes None as an empty cell; no text column is ever legitimately ""
+    return _CSV_TYPES.get(name, str)(cell)

@@ -1,0 +1,80 @@
+"""Shared fixtures: generated videos, a tiny OpenCLIP checkpoint, and a fake scorer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from streamthumb import Config, Scorer
+from synthetic import Segment, save_tiny_clip, write_video
+
+# The standard test video: five shots, one blurred and one black, a face in the first.
+STANDARD = [
+    Segment("astronaut", 3.0),
+    Segment("coffee", 2.0),
+    Segment("chelsea", 2.0, "blur"),
+    Segment("rocket", 1.0, "black"),
+    Segment("camera", 3.0),
+]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if "needs_cuda" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def media(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(scope="session")
+def standard_video(media: Path) -> tuple[Path, list[float]]:
+    """(path, true cut times) of the five-shot standard video, 320x240 at 25 fps."""
+    path = media / "standard.mp4"
+    cuts = write_video(path, STANDARD)
+    return path, cuts
+
+
+@pytest.fixture(scope="session")
+def tiny_clip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return save_tiny_clip(tmp_path_factory.mktemp("models") / "tiny-clip")
+
+
+@pytest.fixture(scope="session")
+def tiny_config(tiny_clip_dir: Path) -> Config:
+    """Default config, CPU, with the tiny model loaded through the real ``local-dir:`` path."""
+    return Config().with_overrides({"scoring.model": f"local-dir:{tiny_clip_dir}", "runtime.device": "cpu"})
+
+
+class ConstantScorer(Scorer):
+    """A scorer that likes every frame equally, so only filters and bonuses decide."""
+
+    def __init__(self, value: float = 0.0):
+        self.device = torch.device("cpu")
+        self.value = value
+        self.batches: list[int] = []
+
+    def score(self, images: torch.Tensor) -> torch.Tensor:
+        self.batches.append(images.shape[0])
+        return torch.full((images.shape[0],), self.value)
+
+
+class BrightnessScorer(Scorer):
+    """Scores by mean brightness: deterministic, content-dependent, cheap."""
+
+    device = torch.device("cpu")
+
+    def score(self, images: torch.Tensor) -> torch.Tensor:
+        return images.float().mean(dim=(1, 2, 3)) / 255.0
+
+
+@pytest.fixture
+def constant_scorer() -> ConstantScorer:
+    return ConstantScorer()
