@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import time
@@ -127,6 +128,9 @@ def _summary(result: Any, wall: float) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit code."""
     args = _parser().parse_args(argv)
+    if not os.environ.get("STREAMTHUMB_DEBUG"):
+        # open_clip and the hub log failures on the root logger; our one error line says it all.
+        logging.getLogger().addHandler(logging.NullHandler())
     try:
         return _cmd_pick(args)
     except StreamthumbError as exc:

@@ -245,7 +245,8 @@ def _model_error(cfg: ScoringConfig, exc: Exception) -> ModelError:
     if "download" in text.lower() or isinstance(exc, OSError):
         return WeightsUnavailableError(
             f"weights {cfg.model}/{cfg.pretrained} are not in the cache ({_cache_location(cfg)}) and "
-            f"cannot be downloaded: {text}. Fix: run once with network access (HF_HUB_OFFLINE unset), "
+            "cannot be downloaded (offline or hub unreachable). Fix: run once with network access "
+            "(HF_HUB_OFFLINE unset), "
             "or pass --pretrained /path/to/checkpoint, or --model local-dir:/path"
         )
     return ModelError(f"cannot build {cfg.model} ({cfg.pretrained}): {text}")

@@ -1,0 +1,165 @@
+import math
+import threading
+import time
+
+import av
+import numpy as np
+import pytest
+import torch
+
+import streamthumb.decode
+from streamthumb import Config, EmptyVideoError, ModelError, Picker, Scorer, pick
+from conftest import BrightnessScorer, ConstantScorer
+from synthetic import Segment, frames_for, rotate_mp4, write_video
+
+BLUR_SHOT, BLACK_SHOT = 2, 3
+
+
+def test_end_to_end_with_the_real_model_path(standard_video, tiny_config):
+    path, cuts = standard_video
+    result = pick(path, tiny_config, k=3)
+    assert [s.start for s in result.shots[1:]] == pytest.approx(cuts, abs=0.041)
+    assert len(result.picks) == 3
+    assert [p.rank for p in result.picks] == [1, 2, 3]
+    assert result.picks[0].score >= result.picks[1].score >= result.picks[2].score
+    for p in result.picks:
+        assert p.shot not in (BLUR_SHOT, BLACK_SHOT) and not p.fallback
+        assert p.sharpness >= tiny_config.sharpness.min_sharpness
+        assert p.image.shape == (240, 320, 3)
+    assert len({p.shot for p in result.picks}) == 3
+    times = sorted(p.t for p in result.picks)
+    assert min(np.diff(times)) >= tiny_config.select.min_gap
+    assert (result.width, result.height, result.fps) == (320, 240, 25.0)
+    assert result.duration == pytest.approx(11.0)
+
+
+def test_blurred_and_black_frames_are_never_picked_even_when_they_score_best(standard_video, tiny_config):
+    class LovesDarkAndBlur(Scorer):
+        device = torch.device("cpu")
+
+        def score(self, images):  # the darker and smoother, the higher
+            return 1.0 - images.float().mean(dim=(1, 2, 3)) / 255.0
+
+    result = pick(standard_video[0], tiny_config, k=5, scorer=LovesDarkAndBlur())
+    assert result.stats.rejected_blurry >= 1 and result.stats.rejected_exposure >= 1
+    assert {p.shot for p in result.picks}.isdisjoint({BLUR_SHOT, BLACK_SHOT})
+
+
+def test_face_bonus_ranks_the_face_first(standard_video, tiny_config):
+    result = pick(standard_video[0], tiny_config, k=3, scorer=ConstantScorer())
+    best = result.picks[0]
+    assert best.shot == 0 and best.face and best.score == pytest.approx(tiny_config.faces.bonus)
+    assert not any(p.face for p in result.picks[1:])
+
+
+def test_the_file_is_opened_and_decoded_once(standard_video, tiny_config, monkeypatch):
+    opened = []
+    real_open = av.open
+    monkeypatch.setattr(streamthumb.decode.av, "open", lambda *a, **kw: opened.append(a[0]) or real_open(*a, **kw))
+    result = pick(standard_video[0], tiny_config, scorer=ConstantScorer())
+    assert len(opened) == 1
+    assert result.stats.frames_decoded == 275  # every frame, once
+
+
+def test_candidates_are_scored_in_micro_batches(tiny_config, media):
+    path = media / "many.mp4"
+    write_video(path, [Segment(n, 6.0) for n in ("astronaut", "coffee", "rocket", "brick")], size=(160, 120), fps=10)
+    scorer = ConstantScorer()
+    cfg = tiny_config.with_overrides({"runtime.batch_size": 4, "candidates.every": 0.5, "candidates.dedupe_gap": 0.2})
+    result = pick(path, cfg, scorer=scorer)
+    assert result.stats.scored == sum(scorer.batches) >= 40
+    assert max(scorer.batches) == 4 and len(scorer.batches) < result.stats.scored
+
+
+class SlowScorer(ConstantScorer):
+    """Slower than decoding, so the queue fills and back-pressure must hold the line."""
+
+    def score(self, images):
+        time.sleep(0.05)
+        return super().score(images)
+
+
+@pytest.mark.slow
+def test_frames_held_stay_bounded_on_a_long_video(tiny_config, media):
+    path = media / "long.mp4"
+    names = ("astronaut", "coffee", "rocket", "brick", "chelsea", "camera")
+    write_video(path, [Segment(n, 2.0) for _ in range(10) for n in names], size=(160, 120), fps=25)
+    cfg = tiny_config.with_overrides({"candidates.every": 0.5, "candidates.dedupe_gap": 0.1, "runtime.queue_size": 8, "runtime.batch_size": 4})
+    result = pick(path, cfg, scorer=SlowScorer())
+    assert result.stats.frames_decoded == 3000 and result.stats.candidates >= 240
+    lookahead = cfg.shots.min_scene_len + 2 + math.ceil(cfg.candidates.shot_offset * 25) + 2
+    bound = lookahead + cfg.runtime.queue_size + cfg.runtime.batch_size + 2 * cfg.select.capacity
+    assert cfg.runtime.queue_size <= result.stats.peak_frames_held <= bound
+
+
+def test_push_api_takes_frames_from_any_decoder(tiny_config):
+    """A transcoder that already has RGB frames feeds them; nothing is decoded twice."""
+    rng = np.random.default_rng(0)
+    segments = [Segment("astronaut", 2.0), Segment("rocket", 2.0), Segment("coffee", 2.0)]
+    with Picker(tiny_config, scorer=BrightnessScorer(), fps=25.0, video="live") as picker:
+        i = 0
+        for seg in segments:
+            for frame in frames_for(seg, 320, 240, 25, rng):
+                picker.push(frame if i % 2 else torch.from_numpy(frame).permute(2, 0, 1), i / 25)
+                i += 1
+        result = picker.finish()
+    assert [s.start for s in result.shots] == pytest.approx([0.0, 2.0, 4.0], abs=0.041)
+    assert len(result.picks) == 3 and result.video == "live"
+
+
+def test_all_blurry_video_still_returns_flagged_picks(tiny_config, media):
+    path = media / "blurry.mp4"
+    write_video(path, [Segment("astronaut", 2.0, "blur"), Segment("coffee", 2.0, "blur")], size=(160, 120))
+    result = pick(path, tiny_config, k=2, scorer=ConstantScorer())
+    assert len(result.picks) == 2
+    assert all(p.fallback for p in result.picks)
+    assert result.stats.scored == 2  # only the fallbacks were scored, after the stream
+
+
+def test_rotated_video_picks_are_upright(tiny_config, media):
+    path = media / "flat.mp4"
+    write_video(path, [Segment("astronaut", 1.0)], size=(320, 240))
+    rotated = media / "portrait.mp4"
+    rotate_mp4(path, rotated, 90)
+    result = pick(rotated, tiny_config, k=1, scorer=ConstantScorer())
+    assert (result.width, result.height) == (240, 320)
+    assert result.picks[0].image.shape == (320, 240, 3)
+
+
+def test_keyframe_sampling_decodes_only_keyframes(standard_video, tiny_config):
+    cfg = tiny_config.with_overrides({"decode.sampling": "keyframes"})
+    result = pick(standard_video[0], cfg, scorer=ConstantScorer())
+    assert 0 < result.stats.frames_decoded < 275 / 5
+    assert result.stats.candidates == result.stats.frames_decoded
+    assert result.picks and not any(5.0 <= p.t < 8.0 for p in result.picks)  # blur and black segments
+
+
+def test_scorer_failure_surfaces_without_hanging(standard_video, tiny_config):
+    class Broken(Scorer):
+        device = torch.device("cpu")
+
+        def score(self, images):
+            raise ModelError("out of GPU memory, try --batch-size 4")
+
+    before = threading.active_count()
+    with pytest.raises(ModelError, match="batch-size 4"):
+        pick(standard_video[0], tiny_config.with_overrides({"runtime.queue_size": 1, "runtime.batch_size": 1}), scorer=Broken())
+    assert threading.active_count() == before  # the scoring thread was joined
+
+
+def test_finish_without_frames_is_an_empty_video_error(tiny_config):
+    with pytest.raises(EmptyVideoError, match="no video frames"):
+        Picker(tiny_config, scorer=ConstantScorer(), video="empty").finish()
+
+
+def test_push_after_finish_is_refused(tiny_config):
+    picker = Picker(tiny_config, scorer=ConstantScorer())
+    picker.push(np.full((48, 64, 3), 128, np.uint8), 0.0)
+    picker.finish()
+    with pytest.raises(RuntimeError, match="after finish"):
+        picker.push(np.zeros((48, 64, 3), np.uint8), 0.04)
+
+
+def test_default_config_needs_no_network_when_a_scorer_is_given(standard_video):
+    result = pick(standard_video[0], Config().with_overrides({"runtime.device": "cpu"}), scorer=ConstantScorer())
+    assert result.picks
