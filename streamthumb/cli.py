@@ -15,8 +15,9 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import yaml
 
@@ -46,7 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--sampling", choices=["all", "keyframes"], help="decode.sampling")
     p.add_argument("--format", choices=["jpeg", "png", "webp"], help="output.format")
     p.add_argument("--crop", help="crop thumbnails to an aspect ratio such as 16:9 (output.crop)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any config key, e.g. select.min_gap=4")
+    p.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="any config key, e.g. select.min_gap=4"
+    )
     p.add_argument("--no-write", action="store_true", help="score only, write no files")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no summary")

@@ -17,9 +17,10 @@ import dataclasses
 import os
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 import yaml
 
@@ -319,7 +320,7 @@ def _build(cls: type, data: Mapping[str, Any], prefix: str) -> Any:
     for name, raw in data.items():
         hint = hints[name]
         key = f"{prefix}{name}"
-        if dataclasses.is_dataclass(hint):
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
             kwargs[name] = _build(hint, raw if raw is not None else {}, key + ".")
         else:
             kwargs[name] = _coerce(hint, raw, key)

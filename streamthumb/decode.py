@@ -13,10 +13,10 @@ Example:
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator, Union
 
 import av
 import cv2
@@ -27,7 +27,7 @@ from .errors import DecodeError, NoVideoStreamError, VideoOpenError
 
 __all__ = ["Frame", "VideoInfo", "VideoReader", "frame_size", "small_bgr", "to_rgb", "upright_size"]
 
-Frame = Union[av.VideoFrame, np.ndarray, torch.Tensor]
+Frame = av.VideoFrame | np.ndarray | torch.Tensor
 """A frame the picker accepts: a PyAV frame, an (H, W, 3) RGB uint8 array, or a (3, H, W)
 uint8 tensor on any device. Arrays and tensors are taken as already upright."""
 
@@ -169,7 +169,8 @@ def _open_container(path: str) -> av.container.InputContainer:
         return av.open(path, mode="r", metadata_errors="ignore")
     except av.FFmpegError as exc:
         reason = exc.strerror or str(exc)
-        raise VideoOpenError(f"{path}: cannot be read as video ({reason}); is it truncated, corrupt or not a video?") from exc
+        hint = "is it truncated, corrupt or not a video?"
+        raise VideoOpenError(f"{path}: cannot be read as video ({reason}); {hint}") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise VideoOpenError(f"{path}: cannot open ({exc})") from exc
 
@@ -177,8 +178,8 @@ def _open_container(path: str) -> av.container.InputContainer:
 def _video_stream(container: av.container.InputContainer, path: str) -> av.VideoStream:
     streams = [s for s in container.streams.video if s.codec_context is not None]
     if not streams:
-        kinds = sorted({s.type for s in container.streams}) or ["no streams"]
-        raise NoVideoStreamError(f"{path}: has no video stream (found: {', '.join(kinds)})")
+        kinds = ", ".join(sorted({str(s.type) for s in container.streams})) or "no streams"
+        raise NoVideoStreamError(f"{path}: has no video stream (found: {kinds})")
     # Cover art is stored as a one-frame "video" stream; prefer a real one.
     real = [s for s in streams if not s.disposition & av.stream.Disposition.attached_pic]
     return (real or streams)[0]
@@ -215,12 +216,13 @@ def small_bgr(frame: Frame, width: int, height: int) -> np.ndarray:
     if isinstance(frame, av.VideoFrame):
         try:
             # One swscale call scales and converts in C, without a full-size RGB intermediate.
-            return frame.reformat(width=width, height=height, format="bgr24", interpolation="BILINEAR").to_ndarray()
+            small = frame.reformat(width=width, height=height, format="bgr24", interpolation="BILINEAR")
+            return np.asarray(small.to_ndarray())
         except (av.FFmpegError, ValueError) as exc:
             raise DecodeError(f"cannot convert a {frame.format.name} frame: {exc}") from exc
     if isinstance(frame, np.ndarray):
-        small = cv2.resize(_check_array(frame), (width, height), interpolation=cv2.INTER_LINEAR)
-        return cv2.cvtColor(small, cv2.COLOR_RGB2BGR)
+        resized = cv2.resize(_check_array(frame), (width, height), interpolation=cv2.INTER_LINEAR)
+        return np.asarray(cv2.cvtColor(resized, cv2.COLOR_RGB2BGR))
     tensor = _check_tensor(frame).unsqueeze(0).float()
     small_t = torch.nn.functional.interpolate(tensor, size=(height, width), mode="bilinear", antialias=True)
     rgb = small_t[0].round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
@@ -238,7 +240,7 @@ def to_rgb(frame: Frame) -> torch.Tensor:
     if isinstance(frame, np.ndarray):
         return torch.from_numpy(np.ascontiguousarray(_check_array(frame))).permute(2, 0, 1)
     try:
-        rgb = frame.to_ndarray(format="rgb24")  # swscale handles 10-bit, 4:2:2, 4:4:4 and the rest
+        rgb: np.ndarray = frame.to_ndarray(format="rgb24")  # swscale handles 10-bit, 4:2:2, 4:4:4 and the rest
     except (av.FFmpegError, ValueError) as exc:
         raise DecodeError(f"cannot convert a {frame.format.name} frame to RGB: {exc}") from exc
     turns = _quarter_turns(frame)

@@ -11,7 +11,7 @@ Example:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Callable
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -41,7 +41,7 @@ class HaarFaceDetector(FaceDetector):
     """
 
     def __init__(self, min_size: float = 0.07, work_size: int = 640):
-        path = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
+        path = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"  # type: ignore[attr-defined]
         self._cascade = cv2.CascadeClassifier(path)
         if self._cascade.empty():
             raise ModelError(f"cannot load OpenCV's face cascade from {path}; reinstall opencv-python-headless")

@@ -224,7 +224,7 @@ class Picker:
     def _shot_list(self) -> tuple[Shot, ...]:
         end = self._last_t + 1.0 / self._fps
         bounds = [0.0, *self._planner.cuts, end]
-        return tuple(Shot(a, b) for a, b in zip(bounds, bounds[1:]))
+        return tuple(Shot(a, b) for a, b in zip(bounds, bounds[1:], strict=False))
 
     def _stats(self) -> Stats:
         timings = dict(self._timings)
@@ -268,37 +268,41 @@ class Picker:
             self._in_flight = 0
 
     def _score_batch(self, batch: list[_Queued]) -> None:
-        timed = self._worker_timings
+        """Filter a micro-batch on the device, then score what passed; the rest may be fallbacks."""
         start = time.perf_counter()
         images = torch.stack([b.image for b in batch]).to(self._scorer.device, non_blocking=True)
         sharp, bright = measure(images, self.config.sharpness.analysis_height)
-        keep = passes(self.config.sharpness, sharp, bright).cpu()
-        exposure = exposure_ok(self.config.sharpness, bright).cpu()
-        sharp, bright = sharp.cpu().tolist(), bright.cpu().tolist()
-        timed["sharpness"] += time.perf_counter() - start
-        for i in (~keep).nonzero().flatten().tolist():
-            self._counts["exposure" if not exposure[i] else "blurry"] += 1
-            self._fallback.offer(Scored(batch[i].t, batch[i].shot, sharp[i], math.nan, sharp[i], bright[i], (), batch[i].image.cpu()))
-        kept = keep.nonzero().flatten().tolist()
+        keep = passes(self.config.sharpness, sharp, bright).tolist()
+        exposed = exposure_ok(self.config.sharpness, bright).tolist()
+        # Until CLIP has spoken, a candidate's score is its sharpness: that ranks the fallbacks.
+        measured = [
+            Scored(b.t, b.shot, s, math.nan, s, br, (), b.image.cpu())
+            for b, s, br in zip(batch, sharp.tolist(), bright.tolist(), strict=True)
+        ]
+        self._worker_timings["sharpness"] += time.perf_counter() - start
+        for item, ok, exposure in zip(measured, keep, exposed, strict=True):
+            if not ok:
+                self._counts["blurry" if exposure else "exposure"] += 1
+                self._fallback.offer(item)
+        kept = [i for i, ok in enumerate(keep) if ok]
         if kept:
-            for s in self._measure(images[kept], [batch[i] for i in kept], [sharp[i] for i in kept], [bright[i] for i in kept]):
-                self._pool.offer(s)
+            for item in self._score_measured(images[kept], [measured[i] for i in kept]):
+                self._pool.offer(item)
         self._in_flight = 0
 
-    def _measure(self, images: torch.Tensor, items: list[_Queued], sharp: list[float], bright: list[float]) -> list[Scored]:
-        """CLIP score plus face bonus for frames that passed the filters."""
-        timed = self._worker_timings
+    def _score_measured(self, images: torch.Tensor, items: list[Scored]) -> list[Scored]:
+        """CLIP score plus the face bonus, for frames already measured."""
         start = time.perf_counter()
         clip = self._scorer.score(images).tolist()
-        timed["clip"] += time.perf_counter() - start
+        self._worker_timings["clip"] += time.perf_counter() - start
         start = time.perf_counter()
         faces = self._faces.detect(images) if self._faces is not None else [[] for _ in items]
-        timed["faces"] += time.perf_counter() - start
+        self._worker_timings["faces"] += time.perf_counter() - start
         self._counts["scored"] += len(items)
         bonus = self.config.faces.bonus
         return [
-            Scored(it.t, it.shot, c + (bonus if f else 0.0), c, s, b, tuple(f), it.image.cpu())
-            for it, c, f, s, b in zip(items, clip, faces, sharp, bright)
+            dataclasses.replace(item, score=c + (bonus if f else 0.0), clip=c, faces=tuple(f))
+            for item, c, f in zip(items, clip, faces, strict=True)
         ]
 
     def _rescore(self, rejected: list[Scored]) -> list[Scored]:
@@ -306,9 +310,7 @@ class Picker:
         if not rejected:
             return []
         images = torch.stack([r.image for r in rejected]).to(self._scorer.device)
-        items = [_Queued(-1, r.t, r.shot, r.image) for r in rejected]
-        scored = self._measure(images, items, [r.sharpness for r in rejected], [r.brightness for r in rejected])
-        return sorted(scored, key=lambda s: -s.score)
+        return sorted(self._score_measured(images, rejected), key=lambda s: -s.score)
 
 
 def _drain(q: queue.Queue[Any]) -> None:

@@ -16,8 +16,9 @@ import contextlib
 import difflib
 import os
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import open_clip
 import torch
@@ -82,7 +83,7 @@ class ClipScorer(Scorer):
     @torch.inference_mode()
     def _embed_text(self, tokenizer: Callable[[Sequence[str]], torch.Tensor], prompts: Sequence[str]) -> torch.Tensor:
         with self._autocast():
-            emb = self.model.encode_text(tokenizer(list(prompts)).to(self.device))
+            emb = self.model.encode_text(tokenizer(list(prompts)).to(self.device))  # type: ignore[operator]
         return F.normalize(emb.float(), dim=-1)
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
@@ -94,7 +95,7 @@ class ClipScorer(Scorer):
         """Unit-norm image embeddings, (N, D) float32 on the device."""
         pixels = self.preprocess(images.to(self.device, non_blocking=True))
         with self._autocast():
-            emb = self.model.encode_image(pixels)
+            emb = self.model.encode_image(pixels)  # type: ignore[operator]
         return F.normalize(emb.float(), dim=-1)
 
     @torch.inference_mode()

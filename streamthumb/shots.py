@@ -12,8 +12,8 @@ Example:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from fractions import Fraction
-from typing import Callable
 
 import numpy as np
 from scenedetect import AdaptiveDetector, ContentDetector, SceneDetector

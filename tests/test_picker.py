@@ -8,8 +8,8 @@ import pytest
 import torch
 
 import streamthumb.decode
-from streamthumb import Config, EmptyVideoError, ModelError, Picker, Scorer, pick
 from conftest import BrightnessScorer, ConstantScorer
+from streamthumb import Config, EmptyVideoError, ModelError, Picker, Scorer, pick
 from synthetic import Segment, frames_for, rotate_mp4, write_video
 
 BLUR_SHOT, BLACK_SHOT = 2, 3

@@ -69,7 +69,7 @@ def test_pretrained_checkpoint_file_loads_through_the_name_path(tmp_path, tiny_c
     ckpt = tmp_path / "tiny.pt"
     torch.save(model.state_dict(), ckpt)
     s = load_scorer(ScoringConfig(model="streamthumb-tiny", pretrained=str(ckpt)), "cpu")
-    for a, b in zip(s.model.state_dict().values(), model.state_dict().values()):
+    for a, b in zip(s.model.state_dict().values(), model.state_dict().values(), strict=True):
         assert torch.equal(a, b)  # the file's weights, not a fresh random init
 
 

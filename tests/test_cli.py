@@ -1,0 +1,139 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from streamthumb.cli import main
+from synthetic import Segment, write_video
+
+
+@pytest.fixture
+def run(tiny_clip_dir, tmp_path, capsys):
+    """Run the CLI in-process with the tiny model; return (code, stdout, stderr)."""
+
+    def _run(*args: str):
+        code = main(["pick", *args, "--model", f"local-dir:{tiny_clip_dir}", "--device", "cpu"])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return _run
+
+
+def test_json_output_schema(run, standard_video, tmp_path):
+    out_dir = tmp_path / "thumbs"
+    code, out, err = run(str(standard_video[0]), "-k", "2", "--out", str(out_dir), "--json", "--quiet")
+    assert code == 0 and err == ""
+    doc = json.loads(out)
+    assert set(doc) >= {"video", "duration", "fps", "width", "height", "shots", "picks", "stats"}
+    assert doc["duration"] == pytest.approx(11.0) and doc["fps"] == 25.0 and (doc["width"], doc["height"]) == (320, 240)
+    assert [round(s["start"], 2) for s in doc["shots"]] == [0.0, 3.0, 5.0, 7.0, 8.0]
+    assert all(set(s) == {"start", "end"} for s in doc["shots"])
+    assert [p["rank"] for p in doc["picks"]] == [1, 2]
+    for p in doc["picks"]:
+        assert set(p) >= {"rank", "t", "path", "score", "shot", "components"}
+        assert set(p["components"]) >= {"clip", "sharpness", "face"}
+        assert isinstance(p["components"]["face"], bool) and Path(p["path"]).is_file()
+    stats = doc["stats"]
+    assert stats["frames_decoded"] == 275 and stats["candidates"] >= stats["scored"] > 0
+    assert {"decode", "shots", "sharpness", "clip", "faces", "select"} <= set(stats["timings"])
+    assert sorted(os.listdir(out_dir)) == sorted(Path(p["path"]).name for p in doc["picks"])
+
+
+def test_text_output_and_summary(run, standard_video, tmp_path):
+    code, out, err = run(str(standard_video[0]), "--out", str(tmp_path / "t"))
+    assert code == 0
+    assert len(out.strip().splitlines()) == 3 and "score" in out
+    assert "3 thumbnails from 11.0 s of video" in err and "5 shots" in err
+
+
+def test_quiet_prints_nothing_on_stderr(run, standard_video, tmp_path):
+    code, _, err = run(str(standard_video[0]), "--out", str(tmp_path / "t"), "--quiet")
+    assert code == 0 and err == ""
+
+
+def test_flags_and_set_override_the_config(run, standard_video, tmp_path):
+    code, out, _ = run(str(standard_video[0]), "--json", "-q", "--no-write", "--set", "select.k=1", "--crop", "1:1", "--out", str(tmp_path / "t"))
+    doc = json.loads(out)
+    assert code == 0 and len(doc["picks"]) == 1 and doc["picks"][0]["path"] is None
+    assert not (tmp_path / "t").exists()
+
+
+def _audio_only(path: Path) -> Path:
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("aac", rate=16000)
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 16000), np.float32), format="fltp", layout="mono")
+        frame.rate = 16000
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            container.mux(packet)
+    return path
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def _truncated(path: Path, media: Path) -> Path:
+    whole = media / "standard.mp4"
+    path.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    return path
+
+
+BAD_INPUTS = {
+    "missing": (lambda d, m: d / "nope.mp4", "no such file"),
+    "directory": (lambda d, m: d, "is a directory"),
+    "zero-byte": (lambda d, m: _write(d / "z.mp4", b""), "empty"),
+    "not-a-video": (lambda d, m: _write(d / "r.mp4", b"hello\n" * 100), "cannot be read as video"),
+    "audio-only": (lambda d, m: _audio_only(d / "a.m4a"), "no video stream"),
+    "truncated-mp4": (lambda d, m: _truncated(d / "t.mp4", m), "truncated, corrupt or not a video"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS)
+def test_bad_input_is_one_line_and_nonzero(case, run, tmp_path, media, standard_video):
+    make, message = BAD_INPUTS[case]
+    src = tmp_path / "in"
+    src.mkdir()
+    out_dir = tmp_path / "out"
+    code, out, err = run(str(make(src, media)), "--out", str(out_dir), "--json", "-q")
+    assert code == 1 and out == ""
+    assert len(err.strip().splitlines()) == 1 and err.startswith("streamthumb: error: ") and message in err
+    assert not out_dir.exists()  # nothing written, not even an empty folder
+
+
+@pytest.mark.parametrize(
+    ("segments", "k"),
+    [([Segment("coffee", 0.2)], 1), ([Segment("coffee", 0.04)], 1)],
+    ids=["shorter-than-offset", "single-frame"],
+)
+def test_tiny_videos_still_get_a_thumbnail(segments, k, run, tmp_path):
+    path = tmp_path / "tiny.mp4"
+    write_video(path, segments)
+    code, out, _ = run(str(path), "--json", "-q", "--out", str(tmp_path / "o"))
+    doc = json.loads(out)
+    assert code == 0 and len(doc["picks"]) == k and doc["picks"][0]["t"] < 0.2
+
+
+def test_config_errors_exit_2(run, standard_video, tmp_path):
+    code, _, err = run(str(standard_video[0]), "--set", "select.kk=3")
+    assert code == 2 and "unknown key 'select.kk'" in err
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("select:\n  k: -1\n")
+    code, _, err = run(str(standard_video[0]), "--config", str(bad))
+    assert code == 2 and "select.k must be >= 1" in err
+
+
+@pytest.mark.slow
+def test_real_process_prints_no_traceback_and_one_json_object(tiny_clip_dir, standard_video, tmp_path):
+    base = [sys.executable, "-m", "streamthumb", "pick", "--model", f"local-dir:{tiny_clip_dir}", "-q"]
+    env = {**os.environ, "STREAMTHUMB_DEBUG": ""}
+    bad = subprocess.run([*base, str(tmp_path / "missing.mp4")], capture_output=True, text=True, env=env)
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr and bad.stderr.count("\n") == 1
+    good = subprocess.run([*base, str(standard_video[0]), "--json", "--out", str(tmp_path / "o")], capture_output=True, text=True, env=env)
+    assert good.returncode == 0, good.stderr
+    assert len(json.loads(good.stdout)["picks"]) == 3

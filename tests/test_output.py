@@ -1,0 +1,71 @@
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+from streamthumb import OutputError
+from streamthumb.config import OutputConfig
+from streamthumb.output import crop_to_ratio, thumbnail_name, write_thumbnails
+from streamthumb.results import Pick, Result, Stats
+
+STATS = Stats(0, 0, 0, 0, 0, 0, False, 0, {})
+
+
+def result_with(images):
+    picks = tuple(
+        Pick(rank=i + 1, t=1.5 * i, score=1.0 - i / 10, shot=i, clip=0.1, sharpness=100, brightness=120, faces=(), fallback=False, image=im)
+        for i, im in enumerate(images)
+    )
+    return Result("v.mp4", 10.0, 25.0, images[0].shape[1], images[0].shape[0], (), picks, STATS)
+
+
+def gradient(h=90, w=160):
+    return np.dstack([np.tile(np.linspace(0, 255, w, dtype=np.uint8), (h, 1))] * 3)
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "png", "webp"])
+def test_files_are_named_by_rank_and_time_and_decode(tmp_path, fmt):
+    res = write_thumbnails(result_with([gradient(), gradient()]), tmp_path / "out", OutputConfig(format=fmt))
+    names = sorted(os.listdir(tmp_path / "out"))
+    assert names == [thumbnail_name(1, 0.0, fmt), thumbnail_name(2, 1.5, fmt)]
+    assert names[0].startswith("01_0000") and names[1].startswith("02_00001.500s")
+    for p in res.picks:
+        img = cv2.imread(p.path)
+        assert img.shape == (90, 160, 3)
+        assert np.abs(img[:, :, ::-1].astype(int) - p.image.astype(int)).mean() < 4
+
+
+@pytest.mark.parametrize(
+    ("shape", "ratio", "expected"),
+    [((1080, 1920), (9, 16), (1080, 608)), ((1920, 1080), (16, 9), (608, 1080)), ((720, 1280), (1, 1), (720, 720)), ((720, 1280), (16, 9), (720, 1280))],
+)
+def test_crop_to_ratio(shape, ratio, expected):
+    out = crop_to_ratio(np.zeros((*shape, 3), np.uint8), ratio)
+    assert out.shape[:2] == expected
+
+
+def test_tall_to_wide_crop_keeps_the_upper_third():
+    rows = np.broadcast_to(np.arange(1600).reshape(-1, 1, 1), (1600, 900, 3))  # pixel = its row
+    out = crop_to_ratio(rows, (16, 9))
+    assert out.shape[:2] == (506, 900)
+    assert out[0, 0, 0] == 320  # starts 20 % down: faces in vertical video sit high
+
+
+def test_no_partial_files_when_writing_fails(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+
+    def disk_full(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", disk_full)
+    with pytest.raises(OutputError, match="No space left"):
+        write_thumbnails(result_with([gradient()]), out)
+    assert os.listdir(out) == []  # the temp file was removed, nothing half-written remains
+
+
+def test_unwritable_folder_is_an_output_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(OutputError, match="cannot create output folder"):
+        write_thumbnails(result_with([gradient()]), blocker / "sub")
