@@ -22,6 +22,7 @@ import av
 import cv2
 import numpy as np
 import torch
+from av.video.reformatter import VideoReformatter
 
 from .errors import DecodeError, NoVideoStreamError, VideoOpenError
 
@@ -207,8 +208,11 @@ def _quarter_turns(frame: Frame) -> int:
     return round((frame.rotation or 0) / 90) % 4
 
 
-def small_bgr(frame: Frame, width: int, height: int) -> np.ndarray:
+def small_bgr(frame: Frame, width: int, height: int, reformatter: VideoReformatter | None = None) -> np.ndarray:
     """A small BGR copy for the shot detector, made by the cheapest route for each frame type.
+
+    Pass one ``VideoReformatter`` per stream: it caches FFmpeg's scaler context, which costs more
+    to build than the conversion itself (4 ms per 720p frame without it).
 
     Raises:
         DecodeError: the frame's pixel format cannot be converted.
@@ -216,7 +220,8 @@ def small_bgr(frame: Frame, width: int, height: int) -> np.ndarray:
     if isinstance(frame, av.VideoFrame):
         try:
             # One swscale call scales and converts in C, without a full-size RGB intermediate.
-            small = frame.reformat(width=width, height=height, format="bgr24", interpolation="BILINEAR")
+            scaler = reformatter or VideoReformatter()
+            small = scaler.reformat(frame, width=width, height=height, format="bgr24", interpolation="BILINEAR")
             return np.asarray(small.to_ndarray())
         except (av.FFmpegError, ValueError) as exc:
             raise DecodeError(f"cannot convert a {frame.format.name} frame: {exc}") from exc

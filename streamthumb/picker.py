@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from av.video.reformatter import VideoReformatter
 from tqdm import tqdm
 
 from ._device import resolve_device
@@ -104,6 +105,7 @@ class Picker:
         self._frames = 0
         self._last_t = 0.0
         self._small_size: tuple[int, int] | None = None
+        self._reformatter = VideoReformatter()
         self._size: tuple[int, int] = (0, 0)
         self._error: BaseException | None = None
         self._done = False
@@ -126,7 +128,7 @@ class Picker:
             self._small_size = analysis_size(*frame_size(frame), self.config.shots.analysis_width)
             self._size = upright_size(frame)
         start = time.perf_counter()
-        cuts = self._shots.process(small_bgr(frame, *self._small_size), t)
+        cuts = self._shots.process(small_bgr(frame, *self._small_size, self._reformatter), t)
         self._planner.add_cuts(cuts)
         self._timings["shots"] += time.perf_counter() - start
         for cand in self._planner.push(self._frames, t, frame):
