@@ -14,8 +14,9 @@ import argparse
 import os
 import sys
 import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence, TextIO
+from typing import Any, TextIO
 
 from .errors import OutputError
 
@@ -39,22 +40,24 @@ def add_parsers(subparsers: Any) -> None:
         "inputs",
         nargs="+",
         metavar="INPUT",
-        help="a video file, a folder (searched recursively by extension), @FILE (one path a line) or - (paths on stdin)",
+        help="a video file, a folder (searched recursively by extension), @FILE (one path a line), "
+        "or - (paths on stdin)",
     )
     b.add_argument("--out", required=True, metavar="DIR", help="thumbnail root: one folder per video in it")
     b.add_argument("--db", metavar="PATH", help="manifest file (default: DIR/streamthumb.db)")
-    b.add_argument("--workers", type=_positive, default=2, metavar="N", help="videos decoded at once (default: %(default)s)")
+    b.add_argument(
+        "--workers", type=_positive, default=2, metavar="N", help="videos decoded at once (default: %(default)s)"
+    )
     b.add_argument("-k", type=int, help="thumbnails per video (select.k)")
     b.add_argument("--config", help="YAML config file (default: built-in defaults, see configs/default.yaml)")
     b.add_argument("--model", help="open_clip model, hf-hub:org/repo or local-dir:/path (scoring.model)")
     b.add_argument("--pretrained", help="pretrained tag or checkpoint file (scoring.pretrained)")
     b.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="runtime.device")
-    b.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any config key, e.g. select.min_gap=4")
     b.add_argument(
-        "--ext",
-        metavar="LIST",
-        help=f"comma-separated extensions to find in folders (default: {','.join(sorted(e[1:] for e in VIDEO_EXTENSIONS))})",
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="any config key, e.g. select.min_gap=4"
     )
+    known = ",".join(sorted(e[1:] for e in VIDEO_EXTENSIONS))
+    b.add_argument("--ext", metavar="LIST", help=f"comma-separated extensions to find in folders (default: {known})")
     b.add_argument("--retry-failed", action="store_true", help="retry videos that failed in an earlier run")
     b.add_argument("--force", action="store_true", help="redo every video, even if done with these settings")
     b.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no summary; the exit code tells")

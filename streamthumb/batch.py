@@ -24,11 +24,11 @@ import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Mapping, TextIO
+from typing import Any, TextIO
 
 import torch
 from tqdm import tqdm
@@ -36,7 +36,7 @@ from tqdm import tqdm
 from ._device import resolve_device
 from .config import Config
 from .errors import ConfigError, InputError, OutputError, StreamthumbError
-from .library import DB_NAME, Manifest, VideoRecord, config_hash, file_stamp, video_id
+from .library import DB_NAME, FileStamp, Manifest, VideoRecord, config_hash, file_stamp, video_id
 from .output import write_thumbnails
 from .picker import pick
 from .scoring import Scorer, load_scorer
@@ -317,9 +317,8 @@ class _Task:
 @dataclass(frozen=True)
 class _Outcome:
     task: _Task
-    size: int | None
-    mtime: float | None
-    fingerprint: str | None
+    stamp: FileStamp | None
+    """None when the file cannot even be stat'ed."""
     timings: Mapping[str, float]
     picks: tuple[Mapping[str, Any], ...] = ()
     duration: float | None = None
@@ -416,12 +415,10 @@ def _process(task: _Task, config: Config, scorer: Scorer) -> _Outcome:
     """Pick and write one video's thumbnails; every failure becomes the outcome's error."""
     start = time.perf_counter()
     try:
-        stamp = file_stamp(task.path)
-        size, mtime, fingerprint = stamp.size, stamp.mtime, stamp.fingerprint
+        stamp: FileStamp | None = file_stamp(task.path)
     except OSError:
-        size, mtime, fingerprint = None, None, None  # pick() says why, in the decoder's words
+        stamp = None  # pick() says why, in the decoder's words
     timings = {"fingerprint": time.perf_counter() - start}
-    base = {"task": task, "size": size, "mtime": mtime, "fingerprint": fingerprint}
     try:
         _clear(task.thumbs)
         result = pick(task.listed, config, scorer=scorer)
@@ -429,12 +426,14 @@ def _process(task: _Task, config: Config, scorer: Scorer) -> _Outcome:
         result = write_thumbnails(result, task.thumbs, config.output)
         timings["write"] = time.perf_counter() - start
     except (StreamthumbError, OSError) as exc:
-        return _Outcome(**base, timings=timings, error=_reason(task, exc))
+        return _Outcome(task, stamp, timings, error=_reason(task, exc))
     except Exception as exc:  # a bug must not end a library run; the row names it
-        return _Outcome(**base, timings=timings, error=f"{task.listed}: {type(exc).__name__}: {exc} (a bug; please report it)")
+        bug = f"{task.listed}: {type(exc).__name__}: {exc} (a bug; please report it)"
+        return _Outcome(task, stamp, timings, error=bug)
     return _Outcome(
-        **base,
-        timings={**result.stats.timings, **timings},
+        task,
+        stamp,
+        {**result.stats.timings, **timings},
         picks=tuple(p.to_dict() for p in result.picks),
         duration=result.duration,
         frames=result.stats.frames_decoded,
@@ -508,15 +507,16 @@ class _Run:
 
     def commit(self, o: _Outcome) -> None:
         """Record a finished video; its files are already in place."""
+        size, mtime, fingerprint = (o.stamp.size, o.stamp.mtime, o.stamp.fingerprint) if o.stamp else (None, None, None)
         self.manifest.record(
             VideoRecord(
                 path=o.task.path,
                 status="failed" if o.error else "done",
                 config_hash=self.config_hash,
                 thumbs=str(o.task.thumbs),
-                size=o.size,
-                mtime=o.mtime,
-                fingerprint=o.fingerprint,
+                size=size,
+                mtime=mtime,
+                fingerprint=fingerprint,
                 picks=o.picks,
                 error=o.error,
                 timings=dict(o.timings),

@@ -21,9 +21,10 @@ import json
 import os
 import re
 import sqlite3
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Literal, Mapping, TextIO, get_args
+from typing import Any, Literal, TextIO, get_args
 from urllib.parse import quote
 
 from .config import Config
@@ -121,7 +122,8 @@ class VideoRecord:
         if self.status not in get_args(Status):
             raise ValueError(f"VideoRecord.status must be one of {get_args(Status)}, got {self.status!r}")
         if (self.status == "failed") != (self.error is not None):
-            raise ValueError(f"VideoRecord: a {self.status} row {'needs' if self.status == 'failed' else 'has no'} error")
+            wants = "needs" if self.status == "failed" else "has no"
+            raise ValueError(f"VideoRecord: a {self.status} row {wants} error")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, the shape of one ``export --format jsonl`` line."""
@@ -270,7 +272,7 @@ def _lock(path: Path) -> int | None:
 
 
 def _from_row(row: tuple[Any, ...]) -> VideoRecord:
-    data = dict(zip(_COLUMNS, row))
+    data = dict(zip(_COLUMNS, row, strict=True))
     for name in _JSON_FIELDS:
         data[name] = json.loads(data[name])
     return VideoRecord.from_dict(data)

@@ -1,0 +1,186 @@
+import io
+import os
+import sqlite3
+
+import pytest
+
+from streamthumb import Config, InputError, OutputError
+from streamthumb.library import (
+    FINGERPRINT_SPAN,
+    SCHEMA_VERSION,
+    Manifest,
+    VideoRecord,
+    config_hash,
+    file_stamp,
+    read_export,
+    video_id,
+    write_export,
+)
+
+PICK = {
+    "rank": 1,
+    "t": 1.5,
+    "path": "/t/a/01_00001.500s.jpg",
+    "score": 0.25,
+    "shot": 0,
+    "fallback": False,
+    "components": {"clip": 0.2, "sharpness": 80.0, "brightness": 120.0, "face": True, "faces": [[1, 2, 3, 4]]},
+}
+
+
+def done(path="/v/a.mp4", **kw):
+    fields = dict(
+        status="done",
+        config_hash="c1",
+        thumbs="/t/a",
+        size=10,
+        mtime=1.25,
+        fingerprint="10-ab",
+        picks=(PICK,),
+        timings={"decode": 0.5},
+        duration=2.0,
+        frames=50,
+        finished_at="2026-01-01T00:00:00+00:00",
+    )
+    return VideoRecord(path=path, **{**fields, **kw})
+
+
+def failed(path="/v/bad.mp4", error="/v/bad.mp4: file is empty (0 bytes)"):
+    return VideoRecord(path=path, status="failed", config_hash="c1", thumbs="/t/bad", size=0, error=error)
+
+
+def test_record_get_and_upsert_keep_one_row_per_path(tmp_path):
+    with Manifest(tmp_path / "m.db") as m:
+        assert m.get("/v/a.mp4") is None
+        m.record(failed("/v/a.mp4", "boom"))
+        m.record(done())
+        m.record(done())
+        assert len(m) == 1
+        assert m.get("/v/a.mp4") == done()
+        assert m.counts() == {"done": 1}
+
+
+def test_rows_are_committed_as_soon_as_recorded(tmp_path):
+    db = tmp_path / "m.db"
+    with Manifest(db) as m:
+        m.record(done())
+        other = sqlite3.connect(db)  # another process's view, while the writer is still open
+        assert other.execute("SELECT status FROM videos").fetchall() == [("done",)]
+        assert other.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        other.close()
+
+
+def test_mark_pending_keeps_the_rest_of_the_row(tmp_path):
+    with Manifest(tmp_path / "m.db") as m:
+        m.record(done())
+        m.mark_pending("/v/a.mp4", thumbs="/t/a", config_hash="c1")
+        m.mark_pending("/v/new.mp4", thumbs="/t/new", config_hash="c1")
+        assert m.get("/v/a.mp4") == done(status="pending")
+        assert m.get("/v/new.mp4") == VideoRecord(
+            path="/v/new.mp4", status="pending", config_hash="c1", thumbs="/t/new"
+        )
+        assert [r.path for r in m.records("pending")] == ["/v/a.mp4", "/v/new.mp4"]
+
+
+def test_a_second_writer_is_refused_but_readers_are_not(tmp_path):
+    db = tmp_path / "m.db"
+    with Manifest(db) as m:
+        m.record(done())
+        with pytest.raises(OutputError, match=r"another streamthumb batch run is using this manifest"):
+            Manifest(db)
+        with Manifest(db, readonly=True) as reader:
+            assert list(reader.records()) == [done()]
+    Manifest(db).close()  # released on close
+
+
+def test_readonly_needs_an_existing_manifest(tmp_path):
+    with pytest.raises(InputError, match=r"no manifest there; run `streamthumb batch` first"):
+        Manifest(tmp_path / "missing.db", readonly=True)
+    assert not (tmp_path / "missing.db").exists()
+
+
+def test_a_newer_manifest_is_refused(tmp_path):
+    db = tmp_path / "m.db"
+    Manifest(db).close()
+    conn = sqlite3.connect(db)
+    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(OutputError, match=r"newer than this streamthumb"):
+        Manifest(db)
+
+
+def test_record_invariants():
+    with pytest.raises(ValueError, match="status"):
+        done(status="ok")
+    with pytest.raises(ValueError, match="needs error"):
+        VideoRecord(path="/v", status="failed", config_hash="c", thumbs="/t")
+    with pytest.raises(ValueError, match="has no error"):
+        done(error="x")
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_export_round_trips(fmt):
+    records = [
+        done(),
+        failed(error='/v/odd, "name".mp4: cannot be read\nsecond line'),
+        VideoRecord(path="/v/ünïcode, clip.mp4", status="pending", config_hash="c1", thumbs="/t/u"),
+        done("/v/b.mp4", mtime=1795896083.6409261, duration=1 / 3, picks=(), timings={}),
+    ]
+    buf = io.StringIO(newline="")
+    assert write_export(records, fmt, buf) == 4
+    buf.seek(0)
+    assert list(read_export(buf, fmt)) == records
+
+
+def test_read_export_rejects_other_files():
+    with pytest.raises(InputError, match="not a streamthumb jsonl export"):
+        list(read_export(['{"path": "/v"}'], "jsonl"))
+
+
+def test_file_stamp_sees_both_ends_but_not_mtime(tmp_path):
+    path = tmp_path / "v.mp4"
+    data = bytearray(os.urandom(3 * FINGERPRINT_SPAN))
+    path.write_bytes(data)
+    base = file_stamp(path)
+    assert base.size == len(data) and base.fingerprint.startswith(f"{len(data)}-")
+    os.utime(path, (1, 1))
+    assert file_stamp(path).fingerprint == base.fingerprint and file_stamp(path).mtime == 1
+    for offset in (0, len(data) - 1):
+        changed = bytearray(data)
+        changed[offset] ^= 0xFF
+        path.write_bytes(changed)
+        assert file_stamp(path).fingerprint != base.fingerprint
+    path.write_bytes(b"")
+    assert file_stamp(path).size == 0
+    with pytest.raises(OSError):
+        file_stamp(tmp_path / "missing.mp4")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file")
+def test_file_stamp_of_an_unreadable_file_has_no_fingerprint(tmp_path):
+    path = tmp_path / "v.mp4"
+    path.write_bytes(b"x" * 10)
+    path.chmod(0)
+    stamp = file_stamp(path)
+    assert (stamp.size, stamp.fingerprint) == (10, None)
+
+
+def test_video_id_is_readable_distinct_and_stable():
+    a, b = video_id("/lib/a/My Clip (1).mp4"), video_id("/lib/b/My Clip (1).mp4")
+    assert a.startswith("My_Clip_1-") and b.startswith("My_Clip_1-")
+    assert a != b and a == video_id("/lib/a/My Clip (1).mp4")
+    assert video_id("/lib/???.mp4").startswith("video-")
+    assert "/" not in video_id("/x/" + "é" * 80 + ".mkv")
+
+
+def test_config_hash_follows_picks_not_speed():
+    base = Config()
+    assert config_hash(base) == config_hash(base.with_overrides({"runtime.batch_size": 4, "runtime.device": "cpu"}))
+    assert config_hash(base) == config_hash(base.with_overrides({"decode.threads": 2}))
+    for key, value in {
+        "select.k": 5,
+        "output.format": "png",
+        "scoring.model": "RN50",
+        "decode.sampling": "keyframes",
+    }.items():
+        assert config_hash(base) != config_hash(base.with_overrides({key: value})), key
