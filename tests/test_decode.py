@@ -111,3 +111,26 @@ def test_audio_only_file_has_no_video_stream(tmp_path):
 def _write(path, data):
     path.write_bytes(data)
     return path
+
+
+def test_variable_frame_rate_keeps_real_timestamps(tmp_path):
+    from fractions import Fraction
+
+    import av
+
+    path = tmp_path / "vfr.mkv"
+    times_ms = [0, 40, 80, 200, 240, 700, 740, 1500]
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        for ms in times_ms:
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), ms % 255, np.uint8), format="rgb24")
+            frame.pts, frame.time_base = ms, Fraction(1, 1000)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    with VideoReader(path) as reader:
+        got = [t for _, t in reader]
+    assert got == pytest.approx([ms / 1000 for ms in times_ms], abs=1e-3)

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import streamthumb.decode
+import streamthumb.picker
 from conftest import BrightnessScorer, ConstantScorer
 from streamthumb import Config, EmptyVideoError, ModelError, Picker, Scorer, pick
 from synthetic import Segment, frames_for, rotate_mp4, write_video
@@ -53,12 +54,14 @@ def test_face_bonus_ranks_the_face_first(standard_video, tiny_config):
 
 
 def test_the_file_is_opened_and_decoded_once(standard_video, tiny_config, monkeypatch):
-    opened = []
-    real_open = av.open
+    opened, converted = [], []
+    real_open, real_to_rgb = av.open, streamthumb.picker.to_rgb
     monkeypatch.setattr(streamthumb.decode.av, "open", lambda *a, **kw: opened.append(a[0]) or real_open(*a, **kw))
+    monkeypatch.setattr(streamthumb.picker, "to_rgb", lambda f: converted.append(1) or real_to_rgb(f))
     result = pick(standard_video[0], tiny_config, scorer=ConstantScorer())
     assert len(opened) == 1
     assert result.stats.frames_decoded == 275  # every frame, once
+    assert len(converted) == result.stats.candidates < 15  # full RGB only for candidates
 
 
 def test_candidates_are_scored_in_micro_batches(tiny_config, media):
