@@ -21,14 +21,14 @@ import json
 import os
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TextIO, get_args
 from urllib.parse import quote
 
 from .config import Config
-from .errors import InputError, OutputError
+from .errors import InputError, OutputError, StreamthumbError
 
 try:  # POSIX only; elsewhere two runs on one manifest are not prevented
     import fcntl
@@ -152,14 +152,15 @@ class Manifest:
         readonly: Open an existing manifest for reading only (export), without the lock.
 
     Raises:
-        InputError: ``readonly`` and there is no manifest at ``path``.
-        OutputError: the file cannot be created or opened, another run holds it, or a newer
-            streamthumb wrote it.
+        InputError: ``readonly`` and there is no manifest at ``path``, or it is not one.
+        OutputError: the file cannot be created, opened or written, another run holds it, or a
+            newer streamthumb wrote it.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, readonly: bool = False):
         self.path = Path(path)
         self._lock_fd: int | None = None
+        self._error: type[StreamthumbError] = InputError if readonly else OutputError
         if readonly:
             if not self.path.is_file():
                 raise InputError(f"{self.path}: no manifest there; run `streamthumb batch` first or pass --db")
@@ -167,32 +168,39 @@ class Manifest:
         else:
             self._lock_fd = _lock(self.path)
             self._conn = _connect(str(self.path))
-            self._setup()
-        self._check_version()
+        try:
+            if not readonly:
+                self._setup()
+            self._check_version()
+        except StreamthumbError:
+            self.close()
+            raise
+
+    def _sql(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        """Run one statement, committed on return; SQLite errors become ours."""
+        try:
+            return self._conn.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise self._error(f"{self.path}: manifest error: {exc}") from exc
 
     def _setup(self) -> None:
-        try:
-            self._conn.execute("PRAGMA journal_mode=WAL")  # readers (export) never block the run
-            self._conn.execute("PRAGMA synchronous=FULL")  # a committed row survives power loss too
-            self._conn.execute(_SCHEMA)
-            if self._version() == 0:
-                self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        except sqlite3.Error as exc:
-            self.close()
-            raise OutputError(f"{self.path}: cannot set up the manifest: {exc}") from exc
+        self._sql("PRAGMA journal_mode=WAL")  # readers (export) never block the run
+        self._sql("PRAGMA synchronous=FULL")  # a committed row survives power loss too
+        self._sql(_SCHEMA)
+        if self._version() == 0:
+            self._sql(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def _version(self) -> int:
-        return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+        return int(self._sql("PRAGMA user_version").fetchone()[0])
 
     def _check_version(self) -> None:
         version = self._version()
         if version > SCHEMA_VERSION:
-            self.close()
             raise OutputError(f"{self.path}: manifest version {version} is newer than this streamthumb; upgrade it")
 
     def get(self, path: str) -> VideoRecord | None:
         """The row of ``path``, or None."""
-        row = self._conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM videos WHERE path = ?", (path,)).fetchone()
+        row = self._sql(f"SELECT {', '.join(_COLUMNS)} FROM videos WHERE path = ?", (path,)).fetchone()
         return _from_row(row) if row else None
 
     def record(self, rec: VideoRecord) -> None:
@@ -200,7 +208,7 @@ class Manifest:
         data = rec.to_dict()
         values = [json.dumps(data[c]) if c in _JSON_FIELDS else data[c] for c in _COLUMNS]
         updates = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS[1:])
-        self._conn.execute(
+        self._sql(
             f"INSERT INTO videos ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))}) "
             f"ON CONFLICT(path) DO UPDATE SET {updates}",
             values,
@@ -208,7 +216,7 @@ class Manifest:
 
     def mark_pending(self, path: str, *, thumbs: str, config_hash: str) -> None:
         """Mark a video as started, before its folder is touched; keeps the rest of its row."""
-        self._conn.execute(
+        self._sql(
             "INSERT INTO videos (path, status, config_hash, thumbs) VALUES (?, 'pending', ?, ?) "
             "ON CONFLICT(path) DO UPDATE SET status = 'pending'",
             (path, config_hash, thumbs),
@@ -216,20 +224,20 @@ class Manifest:
 
     def touch(self, path: str, mtime: float) -> None:
         """Record a new mtime for a file whose content was found unchanged."""
-        self._conn.execute("UPDATE videos SET mtime = ? WHERE path = ?", (mtime, path))
+        self._sql("UPDATE videos SET mtime = ? WHERE path = ?", (mtime, path))
 
     def records(self, status: Status | None = None) -> Iterator[VideoRecord]:
         """Every row (or those with ``status``), by path, streamed from the database."""
         where, params = ("WHERE status = ?", (status,)) if status else ("", ())
-        for row in self._conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM videos {where} ORDER BY path", params):
+        for row in self._sql(f"SELECT {', '.join(_COLUMNS)} FROM videos {where} ORDER BY path", params):
             yield _from_row(row)
 
     def counts(self) -> dict[str, int]:
         """Rows per status."""
-        return dict(self._conn.execute("SELECT status, COUNT(*) FROM videos GROUP BY status").fetchall())
+        return dict(self._sql("SELECT status, COUNT(*) FROM videos GROUP BY status").fetchall())
 
     def __len__(self) -> int:
-        return int(self._conn.execute("SELECT COUNT(*) FROM videos").fetchone()[0])
+        return int(self._sql("SELECT COUNT(*) FROM videos").fetchone()[0])
 
     def close(self) -> None:
         """Close the database and release the lock; safe to call twice."""

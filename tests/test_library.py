@@ -99,6 +99,16 @@ def test_readonly_needs_an_existing_manifest(tmp_path):
     assert not (tmp_path / "missing.db").exists()
 
 
+def test_a_file_that_is_not_a_manifest_is_refused(tmp_path):
+    db = tmp_path / "notes.db"
+    db.write_text("not sqlite " * 200)
+    with pytest.raises(InputError, match=r"notes\.db: manifest error: file is not a database"):
+        Manifest(db, readonly=True)
+    for _ in range(2):  # the second time, not "another run is using": the failed open released its lock
+        with pytest.raises(OutputError, match=r"notes\.db: manifest error: file is not a database"):
+            Manifest(db)
+
+
 def test_a_newer_manifest_is_refused(tmp_path):
     db = tmp_path / "m.db"
     Manifest(db).close()
