@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+from .batch import BatchSummary, run_batch
 from .config import Config
 from .errors import (
     ConfigError,
@@ -32,6 +33,7 @@ from .shots import ShotDetector
 __version__ = "0.1.0"
 
 __all__ = [
+    "BatchSummary",
     "ClipScorer",
     "Config",
     "ConfigError",
@@ -55,5 +57,6 @@ __all__ = [
     "__version__",
     "load_scorer",
     "pick",
+    "run_batch",
     "write_thumbnails",
 ]

@@ -11,16 +11,12 @@ Example:
 from __future__ import annotations
 
 import argparse
-import os
+import io
 import sys
-import tempfile
-from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
-from .errors import OutputError
-
-__all__ = ["COMMANDS", "add_parsers", "main", "run"]
+__all__ = ["COMMANDS", "add_parsers", "run"]
 
 COMMANDS = ("batch", "export")
 """The subcommands this module adds; ``cli.main`` sends these to ``run``."""
@@ -80,23 +76,6 @@ def run(args: argparse.Namespace) -> int:
     return _cmd_batch(args) if args.command == "batch" else _cmd_export(args)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Stand-alone entry (``python -m streamthumb._cli_batch``) until ``cli.main`` routes here."""
-    from .cli import EXIT_ERROR, EXIT_USAGE
-    from .errors import ConfigError, StreamthumbError
-
-    parser = argparse.ArgumentParser(prog="streamthumb")
-    add_parsers(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except StreamthumbError as exc:
-        if os.environ.get("STREAMTHUMB_DEBUG"):
-            raise
-        print(f"streamthumb: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_ERROR
-
-
 def _cmd_batch(args: argparse.Namespace) -> int:
     from .batch import VIDEO_EXTENSIONS, format_summary, run_batch
     from .cli import load_config  # here, not at the top: cli imports this module
@@ -119,31 +98,17 @@ def _cmd_batch(args: argparse.Namespace) -> int:
 
 def _cmd_export(args: argparse.Namespace) -> int:
     from .library import Manifest, write_export
+    from .output import write_atomic
 
     with Manifest(args.db, readonly=True) as manifest:
         records = manifest.records(args.status)
         if args.out:
-            _write_atomic(Path(args.out), lambda fh: write_export(records, args.format, fh))
+            text = io.StringIO(newline="")
+            write_export(records, args.format, text)
+            write_atomic(Path(args.out), text.getvalue().encode("utf-8"))  # readers never see half
         else:
             write_export(records, args.format, sys.stdout)
     return 0
-
-
-def _write_atomic(target: Path, write: Callable[[TextIO], object]) -> None:
-    """Temp file and rename, so a reader never sees half an export."""
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    except OSError as exc:
-        raise OutputError(f"cannot write into {target.parent}: {exc.strerror or exc}") from exc
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            write(fh)
-        os.replace(tmp, target)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc
-        raise
 
 
 def _extensions(text: str) -> frozenset[str]:
@@ -157,5 +122,3 @@ def _positive(text: str) -> int:
     return value
 
 
-if __name__ == "__main__":
-    sys.exit(main())

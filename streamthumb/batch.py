@@ -36,6 +36,7 @@ from tqdm import tqdm
 from ._device import resolve_device
 from .config import Config
 from .errors import ConfigError, InputError, OutputError, StreamthumbError
+from .faces import FaceDetector, make_face_detector
 from .library import DB_NAME, FileStamp, Manifest, VideoRecord, config_hash, file_stamp, video_id
 from .output import write_thumbnails
 from .picker import pick
@@ -407,11 +408,13 @@ class _Workers:
         self.close()
 
     def _work(self) -> None:
+        # One face detector per thread: OpenCV's cascade must not be shared between threads.
+        faces = make_face_detector(self._config.faces) if self._config.faces.enabled else None
         while (task := self._tasks.get()) is not None:
-            self._results.put(_process(task, self._config, self._scorer))
+            self._results.put(_process(task, self._config, self._scorer, faces))
 
 
-def _process(task: _Task, config: Config, scorer: Scorer) -> _Outcome:
+def _process(task: _Task, config: Config, scorer: Scorer, faces: FaceDetector | None) -> _Outcome:
     """Pick and write one video's thumbnails; every failure becomes the outcome's error."""
     start = time.perf_counter()
     try:
@@ -421,7 +424,7 @@ def _process(task: _Task, config: Config, scorer: Scorer) -> _Outcome:
     timings = {"fingerprint": time.perf_counter() - start}
     try:
         _clear(task.thumbs)
-        result = pick(task.listed, config, scorer=scorer)
+        result = pick(task.listed, config, scorer=scorer, face_detector=faces)
         start = time.perf_counter()
         result = write_thumbnails(result, task.thumbs, config.output)
         timings["write"] = time.perf_counter() - start

@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from . import _cli_batch
 from .config import Config
 from .errors import ConfigError, StreamthumbError
 
@@ -53,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-write", action="store_true", help="score only, write no files")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no summary")
+    _cli_batch.add_parsers(sub)
     return parser
 
 
@@ -135,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # open_clip and the hub log failures on the root logger; our one error line says it all.
         logging.getLogger().addHandler(logging.NullHandler())
     try:
-        return _cmd_pick(args)
+        return _cli_batch.run(args) if args.command in _cli_batch.COMMANDS else _cmd_pick(args)
     except StreamthumbError as exc:
         if os.environ.get("STREAMTHUMB_DEBUG"):
             raise

@@ -63,7 +63,9 @@ class HaarFaceDetector(FaceDetector):
         if scale < 1.0:
             gray = cv2.resize(gray, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
         side = max(1, round(min(gray.shape) * self._min_size))
-        found = self._cascade.detectMultiScale(gray, scaleFactor=self._scale_factor, minNeighbors=5, minSize=(side, side))
+        found = self._cascade.detectMultiScale(
+            gray, scaleFactor=self._scale_factor, minNeighbors=5, minSize=(side, side)
+        )
         return [tuple(int(round(v / scale)) for v in box) for box in found]  # type: ignore[misc]
 
 

@@ -23,7 +23,7 @@ from .config import OutputConfig
 from .errors import OutputError
 from .results import Result
 
-__all__ = ["crop_to_ratio", "thumbnail_name", "write_thumbnails"]
+__all__ = ["crop_to_ratio", "thumbnail_name", "write_atomic", "write_thumbnails"]
 
 _EXTENSIONS = {"jpeg": ".jpg", "png": ".png", "webp": ".webp"}
 
@@ -68,7 +68,7 @@ def write_thumbnails(result: Result, out_dir: str | os.PathLike[str], cfg: Outpu
     for p in result.picks:
         image = p.image if cfg.crop_ratio is None else crop_to_ratio(p.image, cfg.crop_ratio)
         path = folder / thumbnail_name(p.rank, p.t, cfg.format)
-        _write_atomic(path, _encode(image, cfg))
+        write_atomic(path, _encode(image, cfg))
         picks.append(dataclasses.replace(p, path=str(path)))
     return dataclasses.replace(result, picks=tuple(picks))
 
@@ -86,7 +86,12 @@ def _encode(image: np.ndarray, cfg: OutputConfig) -> bytes:
     return buf.tobytes()
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temp file beside ``path``, then rename it into place.
+
+    Raises:
+        OutputError: the folder is not writable or the disk is full.
+    """
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:

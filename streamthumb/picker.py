@@ -345,6 +345,7 @@ def pick(
     k: int | None = None,
     *,
     scorer: Scorer | None = None,
+    face_detector: FaceDetector | None = None,
     progress: bool = False,
 ) -> Result:
     """Pick the best ``k`` thumbnails of a video file in one decode pass.
@@ -354,6 +355,7 @@ def pick(
         config: Pipeline settings; defaults to ``Config()``.
         k: Overrides ``config.select.k``.
         scorer: A loaded scorer to reuse across calls; loaded from the config when omitted.
+        face_detector: A face detector to reuse across calls; built from the config when omitted.
         progress: Draw a progress bar on stderr.
 
     Returns:
@@ -375,7 +377,7 @@ def pick(
         if scorer is None:
             scorer = load_scorer(cfg.scoring, resolve_device(cfg.runtime.device))
         model_s = time.perf_counter() - start
-        with Picker(cfg, scorer=scorer, fps=reader.info.fps, video=str(source)) as picker:
+        with Picker(cfg, scorer=scorer, face_detector=face_detector, fps=reader.info.fps, video=str(source)) as picker:
             decode_s = _feed(reader, picker, progress)
             result = picker.finish()
     expected = reader.info.duration

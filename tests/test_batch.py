@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 import synthetic
-from streamthumb import ConfigError, InputError, _cli_batch, batch
+from streamthumb import ConfigError, InputError, batch, cli
 from streamthumb.batch import run_batch
 from streamthumb.library import DB_NAME, Manifest, VideoRecord, read_export
 from synthetic import Segment, write_video
@@ -29,13 +29,13 @@ K = 2
 PHOTOS = sorted(synthetic.PHOTOS)
 SIZES = [(64, 48), (96, 72), (128, 96), (160, 120)]
 ROOT_READS_ALL = os.geteuid() == 0
-ENTRY = [sys.executable, "-m", "streamthumb._cli_batch"]
-"""How a user starts the CLI; becomes ``[sys.executable, "-m", "streamthumb"]`` once cli.py routes batch."""
+ENTRY = [sys.executable, "-m", "streamthumb"]
+"""How a user starts the CLI."""
 
 
 def streamthumb(*argv: str) -> int:
-    """``streamthumb ARGV...`` in-process; becomes ``cli.main(list(argv))`` once cli.py routes batch."""
-    return _cli_batch.main(list(argv))
+    """``streamthumb ARGV...`` in-process."""
+    return cli.main(list(argv))
 
 
 def make_video(path: Path, i: int) -> Path:
