@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ._cli_options import add_config_options, load_config
+
 __all__ = ["COMMANDS", "add_parsers", "run"]
 
 COMMANDS = ("batch", "export")
@@ -44,14 +46,7 @@ def add_parsers(subparsers: Any) -> None:
     b.add_argument(
         "--workers", type=_positive, default=2, metavar="N", help="videos decoded at once (default: %(default)s)"
     )
-    b.add_argument("-k", type=int, help="thumbnails per video (select.k)")
-    b.add_argument("--config", help="YAML config file (default: built-in defaults, see configs/default.yaml)")
-    b.add_argument("--model", help="open_clip model, hf-hub:org/repo or local-dir:/path (scoring.model)")
-    b.add_argument("--pretrained", help="pretrained tag or checkpoint file (scoring.pretrained)")
-    b.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="runtime.device")
-    b.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE", help="any config key, e.g. select.min_gap=4"
-    )
+    add_config_options(b)
     known = ",".join(sorted(e[1:] for e in VIDEO_EXTENSIONS))
     b.add_argument("--ext", metavar="LIST", help=f"comma-separated extensions to find in folders (default: {known})")
     b.add_argument("--retry-failed", action="store_true", help="retry videos that failed in an earlier run")
@@ -78,7 +73,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _cmd_batch(args: argparse.Namespace) -> int:
     from .batch import VIDEO_EXTENSIONS, format_summary, run_batch
-    from .cli import load_config  # here, not at the top: cli imports this module
 
     summary = run_batch(
         args.inputs,
