@@ -12,6 +12,8 @@ Example:
 
 from __future__ import annotations
 
+import os
+import resource
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -27,8 +29,9 @@ if TYPE_CHECKING:
 __all__ = ["CONTENDERS", "Task", "run"]
 
 SWEEP_BATCHES = (1, 8, 16, 32, 64, 128, 256)
-"""Encoder batch sizes tried on CUDA."""
-SWEEP_DTYPES = ("fp32", "bf16", "fp16")
+"""Encoder batch sizes tried by the sweep."""
+SWEEP_PRECISIONS = {"cuda": ("fp32", "bf16", "fp16"), "cpu": ("fp32", "bf16")}
+"""Precisions swept per device type; CPU autocast has no useful fp16."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,32 @@ def run(task: Task) -> dict[str, Any]:
     return CONTENDERS[task.contender](task)
 
 
+class _Clock:
+    """Wall and CPU seconds of a timed region.
+
+    CPU seconds (user + system, this process and the children it reaped, such as the seed's
+    ffmpeg calls) barely move when other jobs share the machine, so they back up wall times
+    that do; the 1-minute load average at the end says how busy the machine was.
+    """
+
+    def __init__(self) -> None:
+        self._wall = time.perf_counter()
+        self._cpu = _cpu_seconds()
+
+    def stop(self) -> dict[str, float]:
+        return {
+            "wall_s": time.perf_counter() - self._wall,
+            "cpu_s": _cpu_seconds() - self._cpu,
+            "load_1m": os.getloadavg()[0],
+        }
+
+
+def _cpu_seconds() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 # -- decode floor: no torch, no model, nothing but the decoder --------------------------
 
 
@@ -68,29 +97,32 @@ def decode_floor(task: Task) -> dict[str, Any]:
 
     The floor for any pipeline that looks at every frame: same FFmpeg threading as
     ``streamthumb.decode.VideoReader`` (``thread_type`` AUTO, one thread per core), no colour
-    conversion, no Python work per frame beyond the iterator.
+    conversion, no Python work per frame beyond the iterator. With ``hwaccel`` the frames are
+    decoded on that device and downloaded to system memory, as a CPU-side consumer needs them.
     """
-    import av
-
-    start = time.perf_counter()
-    with av.open(task.video, **_hwaccel_kwargs(task.hwaccel)) as container:
+    clock = _Clock()
+    with _open(task.video, task.hwaccel) as container:
         stream = container.streams.video[0]
         stream.codec_context.thread_type = "AUTO"
         stream.codec_context.thread_count = 0
         frames = sum(1 for _ in container.decode(stream))
-    return {"wall_s": time.perf_counter() - start, "frames": frames, "hwaccel": task.hwaccel}
+    return {**clock.stop(), "frames": frames, "hwaccel": task.hwaccel}
 
 
-def _hwaccel_kwargs(device_type: str | None) -> dict[str, Any]:
-    """PyAV >= 14.1 hardware decode; no silent software fallback, or the floor would lie."""
-    if device_type is None:
-        return {}
+def _open(path: str, hwaccel: str | None) -> Any:
+    """Open with PyAV (>= 14.1 for ``hwaccel``); no silent software fallback, or the floor would lie."""
+    import av
+
+    if hwaccel is None:
+        return av.open(path)
     from av.codec.hwaccel import HWAccel, hwdevices_available
 
-    if device_type not in hwdevices_available():
-        raise RuntimeError(f"this FFmpeg build has no {device_type!r} hwaccel (has: {', '.join(hwdevices_available())})")
-    return {"hwaccel": HWAccel(device_type=device_type, allow_software_fallback=False)}
-
+    if hwaccel not in hwdevices_available():
+        raise RuntimeError(f"this FFmpeg build has no {hwaccel!r} hwaccel (it has: {', '.join(hwdevices_available())})")
+    try:
+        return av.open(path, hwaccel=HWAccel(device_type=hwaccel, allow_software_fallback=False))
+    except (av.FFmpegError, OSError) as exc:
+        raise RuntimeError(f"cannot open a {hwaccel} hardware decoder ({exc}); is a {hwaccel} device present?") from exc
 
 # -- contenders that need the model -----------------------------------------------------
 
@@ -159,13 +191,13 @@ def _pick(task: Task, config: Any) -> dict[str, Any]:
 
     loaded = _loaded(task)
     scorer = loaded.scorer()
-    start = time.perf_counter()
+    clock = _Clock()
     result = streamthumb.pick(task.video, config, scorer=scorer)
     _sync(loaded.device)
-    wall = time.perf_counter() - start
+    timed = clock.stop()
     stats = result.stats
     return {
-        "wall_s": wall,
+        **timed,
         "frames": stats.frames_decoded,
         "candidates": stats.candidates,
         "scored": stats.scored,
@@ -192,12 +224,11 @@ def encode_floor(task: Task) -> dict[str, Any]:
     batch = Config().runtime.batch_size
     generator = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (task.images, 3, *_input_size(loaded)), dtype=torch.uint8, generator=generator)
-    start = time.perf_counter()
+    clock = _Clock()
     for first in range(0, task.images, batch):
         scorer.embed(images[first : first + batch])
     _sync(loaded.device)
-    wall = time.perf_counter() - start
-    return {"wall_s": wall, "images": task.images, "batch_size": batch, **_gpu_peak(loaded.device)}
+    return {**clock.stop(), "images": task.images, "batch_size": batch, **_gpu_peak(loaded.device)}
 
 
 def seed(task: Task) -> dict[str, Any]:
@@ -209,46 +240,53 @@ def seed(task: Task) -> dict[str, Any]:
         return {"skipped": missing}
     loaded = _loaded(task)
     scorer = SeedScorer(loaded.model, loaded.tokenizer, loaded.preprocess_cfg, loaded.device)
-    start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="seed-frames-") as out_dir:
+        clock = _Clock()
         _, counts = pick_thumbnails(task.video, out_dir, scorer, k=3)
         _sync(loaded.device)
-        wall = time.perf_counter() - start
-    return {"wall_s": wall, **counts, **_gpu_peak(loaded.device)}
+        timed = clock.stop()
+    return {**timed, **counts, **_gpu_peak(loaded.device)}
 
 
 def encoder_sweep(task: Task) -> dict[str, Any]:
-    """Images/s of the image encoder per batch size and precision (CUDA only)."""
-    import torch
+    """Images/s of the image encoder per precision and batch size, to pick ``runtime.batch_size``.
 
+    Each point is the best of a few passes after a warm-up pass at its shape; a batch that does
+    not fit in GPU memory is reported as such and the sweep goes on.
+    """
     loaded = _loaded(task)
-    if loaded.device.type != "cuda":
-        return {"skipped": "the encoder sweep runs on CUDA only"}
-    rows = [_sweep_point(loaded, dtype, batch) for dtype in SWEEP_DTYPES for batch in task.batches]
-    return {"wall_s": sum(r.get("wall_s", 0.0) for r in rows), "sweep": rows, "gpu": torch.cuda.get_device_name(loaded.device)}
+    precisions = SWEEP_PRECISIONS.get(loaded.device.type, ("fp32",))
+    rows = [_sweep_point(loaded, p, batch) for p in precisions for batch in task.batches]
+    return {"wall_s": sum(r.get("wall_s", 0.0) for r in rows), "sweep": rows, "gpu": _gpu_name(loaded.device)}
 
 
-def _sweep_point(loaded: LoadedModel, dtype: str, batch: int) -> dict[str, Any]:
-    """Best of a few timed passes after a warm-up pass at this shape."""
+def _sweep_point(loaded: LoadedModel, precision: str, batch: int, passes: int = 3) -> dict[str, Any]:
     import torch
 
-    scorer = loaded.scorer(precision=dtype)
+    scorer = loaded.scorer(precision=precision)
     images = torch.randint(0, 256, (batch, 3, *_input_size(loaded)), dtype=torch.uint8, device=loaded.device)
-    torch.cuda.reset_peak_memory_stats(loaded.device)
+    if loaded.device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(loaded.device)
     try:
         scorer.embed(images)
         times = []
-        for _ in range(5):
+        for _ in range(passes):
             _sync(loaded.device)
-            start = time.perf_counter()
+            clock = _Clock()
             scorer.embed(images)
             _sync(loaded.device)
-            times.append(time.perf_counter() - start)
+            times.append(clock.stop()["wall_s"])
     except torch.cuda.OutOfMemoryError:
         torch.cuda.empty_cache()
-        return {"precision": dtype, "batch": batch, "error": "out of memory"}
+        return {"precision": precision, "batch": batch, "error": "out of memory"}
     best = min(times)
-    return {"precision": dtype, "batch": batch, "wall_s": best, "images_per_s": batch / best, **_gpu_peak(loaded.device)}
+    return {"precision": precision, "batch": batch, "wall_s": best, "images_per_s": batch / best, **_gpu_peak(loaded.device)}
+
+
+def _gpu_name(device: torch.device) -> str | None:
+    import torch
+
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else None
 
 
 CONTENDERS: dict[str, Callable[[Task], dict[str, Any]]] = {

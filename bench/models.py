@@ -16,9 +16,10 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
-import torch
+if TYPE_CHECKING:  # torch is imported only where a model is built: the decode floor never pays for it
+    import torch
 
 __all__ = ["ModelSpec", "LoadedModel", "default_model", "load_model"]
 
@@ -90,6 +91,7 @@ def load_model(spec: ModelSpec, device: torch.device) -> LoadedModel:
         streamthumb.ModelError: real weights were asked for and cannot be loaded.
     """
     import open_clip
+    import torch
 
     if spec.random_weights:
         torch.manual_seed(RANDOM_SEED)

@@ -23,7 +23,7 @@ import av
 import cv2
 import numpy as np
 
-__all__ = ["CACHE_DIR", "FULL", "MEMORY", "QUICK", "VideoSpec", "ensure_video", "plan_shots"]
+__all__ = ["CACHE_DIR", "FULL", "MEMORY", "QUICK", "VideoSpec", "ensure_video", "is_cached", "plan_shots"]
 
 CACHE_DIR = Path(__file__).resolve().parent / ".cache"
 """Where generated videos live; git-ignored."""
@@ -93,6 +93,11 @@ def plan_shots(spec: VideoSpec) -> list[ShotPlan]:
         shots.append(ShotPlan(frames, kind, int(rng.integers(2**31))))
         done += frames
     return shots
+
+
+def is_cached(spec: VideoSpec, cache_dir: Path = CACHE_DIR) -> bool:
+    """Whether ``ensure_video`` will return at once rather than spend minutes encoding."""
+    return (cache_dir / spec.filename).is_file()
 
 
 def ensure_video(spec: VideoSpec, cache_dir: Path = CACHE_DIR) -> Path:

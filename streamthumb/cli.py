@@ -17,11 +17,11 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from . import _cli_batch
 from ._cli_options import add_config_options, load_config
 from .errors import ConfigError, StreamthumbError
+from .results import Result
 
 __all__ = ["main"]
 
@@ -65,7 +65,7 @@ def _cmd_pick(args: argparse.Namespace) -> int:
     return 0
 
 
-def _summary(result: Any, wall: float) -> None:
+def _summary(result: Result, wall: float) -> None:
     s = result.stats
     name = Path(result.video).name if result.video else "stream"
     realtime = result.duration / wall if wall > 0 else 0.0

@@ -1,0 +1,1 @@
+"""Pipelines streamthumb is measured against, reproduced faithfully (``seed``: the blog post)."""
