@@ -109,17 +109,18 @@ class CandidatesConfig:
 class SharpnessConfig:
     """Blur and exposure filters, run before the expensive CLIP encode."""
 
-    analysis_height: int = 360
-    """Frames are measured at this height, so one threshold fits 480p, 720p and 1080p."""
+    analysis_size: int = 360
+    """Candidates are measured, and faces searched, at this shorter side, so one threshold fits
+    480p, 720p and 1080p alike."""
     min_sharpness: float = 40.0
-    """Minimum variance of the Laplacian (0-255 gray at ``analysis_height``)."""
+    """Minimum variance of the Laplacian (0-255 gray at ``analysis_size``)."""
     min_brightness: float = 20.0
     """Minimum mean luma (0-255); darker frames are treated as black."""
     max_brightness: float = 240.0
     """Maximum mean luma (0-255); brighter frames are treated as blown out."""
 
     def __post_init__(self) -> None:
-        _check(self.analysis_height >= 32, "sharpness.analysis_height", "must be >= 32")
+        _check(self.analysis_size >= 32, "sharpness.analysis_size", "must be >= 32")
         _check(self.min_sharpness >= 0, "sharpness.min_sharpness", "must be >= 0")
         _check(
             0 <= self.min_brightness < self.max_brightness <= 255,

@@ -26,7 +26,18 @@ from av.video.reformatter import VideoReformatter
 
 from .errors import DecodeError, NoVideoStreamError, VideoOpenError
 
-__all__ = ["Frame", "VideoInfo", "VideoReader", "frame_size", "small_bgr", "to_rgb", "upright_size"]
+__all__ = [
+    "Frame",
+    "VideoInfo",
+    "VideoReader",
+    "analysis_view",
+    "frame_size",
+    "keep",
+    "scaled_size",
+    "small_bgr",
+    "to_rgb",
+    "upright_size",
+]
 
 Frame = av.VideoFrame | np.ndarray | torch.Tensor
 """A frame the picker accepts: a PyAV frame, an (H, W, 3) RGB uint8 array, or a (3, H, W)
@@ -206,6 +217,53 @@ def _quarter_turns(frame: Frame) -> int:
     if not isinstance(frame, av.VideoFrame):
         return 0
     return round((frame.rotation or 0) / 90) % 4
+
+
+def scaled_size(width: int, height: int, short_side: int) -> tuple[int, int]:
+    """(width, height) scaled so the shorter side is ``short_side``, aspect kept."""
+    scale = short_side / min(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def analysis_view(frame: Frame, short_side: int, reformatter: VideoReformatter | None = None) -> torch.Tensor:
+    """An upright (3, h, w) uint8 RGB copy whose shorter side is ``short_side``.
+
+    The filters, faces and CLIP all work at this size, so a candidate never needs a
+    full-resolution RGB conversion unless it is finally picked. PyAV frames are scaled and
+    converted by one swscale call (area filter) straight from YUV.
+
+    Raises:
+        DecodeError: the frame cannot be converted.
+    """
+    width, height = upright_size(frame)
+    target_w, target_h = scaled_size(width, height, short_side)
+    if isinstance(frame, av.VideoFrame):
+        turns = _quarter_turns(frame)
+        stored = (target_h, target_w) if turns % 2 else (target_w, target_h)
+        try:
+            scaler = reformatter or VideoReformatter()
+            small = scaler.reformat(frame, width=stored[0], height=stored[1], format="rgb24", interpolation="AREA")
+            rgb = small.to_ndarray()
+        except (av.FFmpegError, ValueError) as exc:
+            raise DecodeError(f"cannot convert a {frame.format.name} frame to RGB: {exc}") from exc
+        if turns:
+            rgb = np.rot90(rgb, k=turns)
+        return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)
+    if isinstance(frame, np.ndarray):
+        resized = cv2.resize(_check_array(frame), (target_w, target_h), interpolation=cv2.INTER_AREA)
+        return torch.from_numpy(np.ascontiguousarray(resized)).permute(2, 0, 1)
+    tensor = _check_tensor(frame).unsqueeze(0).float()
+    small_t = torch.nn.functional.interpolate(tensor, size=(target_h, target_w), mode="bilinear", antialias=True)
+    return small_t[0].round().clamp(0, 255).to(torch.uint8)
+
+
+def keep(frame: Frame) -> Frame:
+    """A frame safe to hold after ``push`` returns: callers may reuse their array buffers."""
+    if isinstance(frame, np.ndarray):
+        return frame.copy()
+    if isinstance(frame, torch.Tensor):
+        return frame.clone()
+    return frame  # PyAV frames own reference-counted buffers
 
 
 def small_bgr(frame: Frame, width: int, height: int, reformatter: VideoReformatter | None = None) -> np.ndarray:

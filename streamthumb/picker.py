@@ -35,10 +35,10 @@ from tqdm import tqdm
 from ._device import resolve_device
 from .candidates import Candidate, CandidatePlanner
 from .config import Config
-from .decode import Frame, VideoReader, frame_size, small_bgr, to_rgb, upright_size
+from .decode import Frame, VideoReader, analysis_view, frame_size, keep, small_bgr, to_rgb, upright_size
 from .errors import EmptyVideoError, StreamthumbError
 from .faces import FaceDetector, make_face_detector
-from .results import Pick, Result, Shot, Stats
+from .results import Box, Pick, Result, Shot, Stats
 from .scoring import Scorer, load_scorer
 from .select import Scored, TopKPool
 from .sharpness import exposure_ok, measure, passes
@@ -57,7 +57,8 @@ class _Queued:
     index: int
     t: float
     shot: int
-    image: torch.Tensor = field(repr=False)
+    view: torch.Tensor = field(repr=False)
+    frame: Frame = field(repr=False)
 
 
 class Picker:
@@ -105,7 +106,8 @@ class Picker:
         self._frames = 0
         self._last_t = 0.0
         self._small_size: tuple[int, int] | None = None
-        self._reformatter = VideoReformatter()
+        self._shot_scaler = VideoReformatter()  # one per output size: each caches its context
+        self._view_scaler = VideoReformatter()
         self._size: tuple[int, int] = (0, 0)
         self._error: BaseException | None = None
         self._done = False
@@ -128,7 +130,7 @@ class Picker:
             self._small_size = analysis_size(*frame_size(frame), self.config.shots.analysis_width)
             self._size = upright_size(frame)
         start = time.perf_counter()
-        cuts = self._shots.process(small_bgr(frame, *self._small_size, self._reformatter), t)
+        cuts = self._shots.process(small_bgr(frame, *self._small_size, self._shot_scaler), t)
         self._planner.add_cuts(cuts)
         self._timings["shots"] += time.perf_counter() - start
         for cand in self._planner.push(self._frames, t, frame):
@@ -185,7 +187,8 @@ class Picker:
 
     def _enqueue(self, cand: Candidate) -> None:
         start = time.perf_counter()
-        item = _Queued(cand.index, cand.t, cand.shot, to_rgb(cand.frame))
+        view = analysis_view(cand.frame, self.config.sharpness.analysis_size, self._view_scaler)
+        item = _Queued(cand.index, cand.t, cand.shot, view, keep(cand.frame))
         self._timings["convert"] += time.perf_counter() - start
         self._counts["candidates"] += 1
         while True:
@@ -253,7 +256,7 @@ class Picker:
                 item = self._queue.get()
                 if item is _STOP:
                     break
-                if batch and item.image.shape != batch[0].image.shape:
+                if batch and item.view.shape != batch[0].view.shape:
                     self._score_batch(batch)  # resolution changed mid-stream: a new batch
                     batch = []
                 batch.append(item)
@@ -272,13 +275,13 @@ class Picker:
     def _score_batch(self, batch: list[_Queued]) -> None:
         """Filter a micro-batch on the device, then score what passed; the rest may be fallbacks."""
         start = time.perf_counter()
-        images = torch.stack([b.image for b in batch]).to(self._scorer.device, non_blocking=True)
-        sharp, bright = measure(images, self.config.sharpness.analysis_height)
+        images = torch.stack([b.view for b in batch]).to(self._scorer.device, non_blocking=True)
+        sharp, bright = measure(images, self.config.sharpness.analysis_size)
         keep = passes(self.config.sharpness, sharp, bright).tolist()
         exposed = exposure_ok(self.config.sharpness, bright).tolist()
         # Until CLIP has spoken, a candidate's score is its sharpness: that ranks the fallbacks.
         measured = [
-            Scored(b.t, b.shot, s, math.nan, s, br, (), b.image.cpu())
+            Scored(b.t, b.shot, s, math.nan, s, br, (), b.view.cpu(), b.frame)
             for b, s, br in zip(batch, sharp.tolist(), bright.tolist(), strict=True)
         ]
         self._worker_timings["sharpness"] += time.perf_counter() - start
@@ -302,8 +305,9 @@ class Picker:
         self._worker_timings["faces"] += time.perf_counter() - start
         self._counts["scored"] += len(items)
         bonus = self.config.faces.bonus
+        to_full = max(self._size) / max(images.shape[-2:])  # boxes were found at analysis size
         return [
-            dataclasses.replace(item, score=c + (bonus if f else 0.0), clip=c, faces=tuple(f))
+            dataclasses.replace(item, score=c + (bonus if f else 0.0), clip=c, faces=_scale_boxes(f, to_full))
             for item, c, f in zip(items, clip, faces, strict=True)
         ]
 
@@ -311,7 +315,7 @@ class Picker:
         """Score the best rejected candidates so even an all-blurry video gets thumbnails."""
         if not rejected:
             return []
-        images = torch.stack([r.image for r in rejected]).to(self._scorer.device)
+        images = torch.stack([r.view for r in rejected]).to(self._scorer.device)
         return sorted(self._score_measured(images, rejected), key=lambda s: -s.score)
 
 
@@ -323,8 +327,12 @@ def _drain(q: queue.Queue[Any]) -> None:
             return
 
 
+def _scale_boxes(boxes: list[Box], factor: float) -> tuple[Box, ...]:
+    return tuple((round(x * factor), round(y * factor), round(w * factor), round(h * factor)) for x, y, w, h in boxes)
+
+
 def _to_pick(rank: int, s: Scored, fallback: bool) -> Pick:
-    image = s.image.permute(1, 2, 0).contiguous().numpy()
+    image = to_rgb(s.frame).permute(1, 2, 0).contiguous().cpu().numpy()
     return Pick(
         rank=rank,
         t=s.t,

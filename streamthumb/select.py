@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import torch
 
 from .config import SelectConfig
+from .decode import Frame
 from .results import Box
 
 __all__ = ["Scored", "TopKPool"]
@@ -33,8 +34,11 @@ class Scored:
     sharpness: float
     brightness: float
     faces: tuple[Box, ...]
-    image: torch.Tensor = field(repr=False, compare=False)
-    """(3, H, W) uint8 on the CPU."""
+    """Face boxes in full-resolution pixels of the upright frame."""
+    view: torch.Tensor = field(repr=False, compare=False)
+    """The (3, h, w) uint8 analysis-size copy the filters and models saw."""
+    frame: Frame = field(repr=False, compare=False)
+    """The decoded frame; converted to full-resolution RGB only if it is picked."""
 
 
 class TopKPool:

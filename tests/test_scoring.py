@@ -129,3 +129,22 @@ def test_cuda_autocast_scores_match_fp32(tiny_clip_dir):
     fp32 = load_scorer(ScoringConfig(model=cfg.model, precision="fp32"), "cuda").score(images.cuda())
     auto = load_scorer(cfg, "cuda").score(images.cuda())
     assert torch.allclose(fp32, auto, atol=2e-2)
+
+
+def test_analysis_view_path_feeds_clip_what_its_own_transform_would(scorer, tiny_clip_dir, media):
+    """The picker scores the 360 px view FFmpeg scaled from YUV, never a full RGB frame."""
+    from streamthumb.decode import VideoReader, analysis_view, to_rgb
+    from synthetic import Segment, write_video
+
+    path = media / "view720.mp4"
+    write_video(path, [Segment("astronaut", 0.2), Segment("chelsea", 0.2)], size=(1280, 720))
+    _, _, transform = open_clip.create_model_and_transforms(f"local-dir:{tiny_clip_dir}")
+    with VideoReader(path) as reader:
+        frames = [f for f, _ in reader][::5]
+    views = torch.stack([analysis_view(f, 360) for f in frames])
+    assert views.shape[-2:] == (360, 640)
+    theirs = torch.stack([transform(Image.fromarray(to_rgb(f).permute(1, 2, 0).numpy())) for f in frames])
+    with torch.inference_mode():
+        e_ours = torch.nn.functional.normalize(scorer.model.encode_image(scorer.preprocess(views)), dim=-1)
+        e_theirs = torch.nn.functional.normalize(scorer.model.encode_image(theirs), dim=-1)
+    assert (e_ours * e_theirs).sum(dim=1).min() > 0.99

@@ -7,7 +7,7 @@ PIXELS = torch.zeros(3, 2, 2, dtype=torch.uint8)
 
 
 def item(t: float, score: float, shot: int = 0) -> Scored:
-    return Scored(t, shot, score, score, 100.0, 120.0, (), PIXELS)
+    return Scored(t, shot, score, score, 100.0, 120.0, (), PIXELS, PIXELS)
 
 
 def test_min_gap_and_one_per_shot():

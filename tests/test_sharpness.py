@@ -27,9 +27,9 @@ def frames(width: int, height: int, blur_sigma_at_360p: float) -> list[np.ndarra
 @pytest.mark.parametrize(("width", "height"), RESOLUTIONS)
 def test_one_threshold_separates_sharp_from_blurred_at_every_resolution(width, height):
     cfg = SharpnessConfig()
-    sharp, bright = measure(as_batch(frames(width, height, 0)), cfg.analysis_height)
+    sharp, bright = measure(as_batch(frames(width, height, 0)), cfg.analysis_size)
     assert passes(cfg, sharp, bright).all(), sharp
-    blurred, bright = measure(as_batch(frames(width, height, 3.0)), cfg.analysis_height)
+    blurred, bright = measure(as_batch(frames(width, height, 3.0)), cfg.analysis_size)
     assert not passes(cfg, blurred, bright).any(), blurred
 
 
@@ -40,7 +40,7 @@ def test_black_and_blown_out_frames_fail_exposure():
     black = rng.integers(0, 8, size=sharp.shape, dtype=np.uint8)
     white = (255 - black).astype(np.uint8)
     dim = (sharp * 0.05).astype(np.uint8)  # detailed but far too dark
-    s, b = measure(as_batch([sharp, black, white, dim]), cfg.analysis_height)
+    s, b = measure(as_batch([sharp, black, white, dim]), cfg.analysis_size)
     assert passes(cfg, s, b).tolist() == [True, False, False, False]
 
 
