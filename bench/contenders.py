@@ -16,8 +16,9 @@ import os
 import resource
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from .models import ModelSpec
 
@@ -124,6 +125,7 @@ def _open(path: str, hwaccel: str | None) -> Any:
     except (av.FFmpegError, OSError) as exc:
         raise RuntimeError(f"cannot open a {hwaccel} hardware decoder ({exc}); is a {hwaccel} device present?") from exc
 
+
 # -- contenders that need the model -----------------------------------------------------
 
 
@@ -211,8 +213,8 @@ def _pick(task: Task, config: Any) -> dict[str, Any]:
 def encode_floor(task: Task) -> dict[str, Any]:
     """The model alone on ``task.images`` ready-made images in full batches.
 
-    Images are already at the model's input size and in memory, so no decode, resize or copy
-    is timed; the batch size and precision are streamthumb's defaults, so this is the least
+    Images are already at the model's input size and on its device, so no decode, resize or
+    copy is timed; the batch size and precision are streamthumb's defaults, so this is the least
     time streamthumb's CLIP stage could take for the candidates it had.
     """
     import torch
@@ -223,7 +225,8 @@ def encode_floor(task: Task) -> dict[str, Any]:
     scorer = loaded.scorer()
     batch = Config().runtime.batch_size
     generator = torch.Generator().manual_seed(0)
-    images = torch.randint(0, 256, (task.images, 3, *_input_size(loaded)), dtype=torch.uint8, generator=generator)
+    shape = (task.images, 3, *_input_size(loaded))
+    images = torch.randint(0, 256, shape, dtype=torch.uint8, generator=generator).to(loaded.device)
     clock = _Clock()
     for first in range(0, task.images, batch):
         scorer.embed(images[first : first + batch])
@@ -280,7 +283,13 @@ def _sweep_point(loaded: LoadedModel, precision: str, batch: int, passes: int = 
         torch.cuda.empty_cache()
         return {"precision": precision, "batch": batch, "error": "out of memory"}
     best = min(times)
-    return {"precision": precision, "batch": batch, "wall_s": best, "images_per_s": batch / best, **_gpu_peak(loaded.device)}
+    return {
+        "precision": precision,
+        "batch": batch,
+        "wall_s": best,
+        "images_per_s": batch / best,
+        **_gpu_peak(loaded.device),
+    }
 
 
 def _gpu_name(device: torch.device) -> str | None:

@@ -14,9 +14,11 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # torch is imported only where a model is built: the decode floor never pays for it
     import torch
@@ -49,7 +51,12 @@ class ModelSpec:
         return self.pretrained or self.name
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "pretrained": self.pretrained, "random_weights": self.random_weights, "weights": self.weights}
+        return {
+            "name": self.name,
+            "pretrained": self.pretrained,
+            "random_weights": self.random_weights,
+            "weights": self.weights,
+        }
 
 
 def default_model(device: torch.device) -> str:
@@ -62,7 +69,8 @@ class LoadedModel:
     """A model with what both the seed pipeline and streamthumb need to drive it."""
 
     spec: ModelSpec
-    model: torch.nn.Module
+    model: Any
+    """An open_clip ``CLIP`` or ``CustomTextCLIP`` (typed loosely: they share no base with ``encode_image``)."""
     tokenizer: Callable[[Sequence[str]], torch.Tensor]
     preprocess_cfg: dict[str, Any]
     device: torch.device
@@ -112,7 +120,9 @@ def _real_weights(spec: ModelSpec, device: torch.device) -> torch.nn.Module:
     import streamthumb
     from streamthumb.config import ScoringConfig
 
-    cfg = ScoringConfig(model=spec.name, **({"pretrained": spec.pretrained} if spec.pretrained else {}))
+    cfg = ScoringConfig(model=spec.name)
+    if spec.pretrained:
+        cfg = dataclasses.replace(cfg, pretrained=spec.pretrained)
     model: torch.nn.Module = streamthumb.load_scorer(cfg, device).model
     return model
 

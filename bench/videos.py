@@ -15,9 +15,9 @@ Example:
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import av
 import cv2
@@ -201,7 +201,9 @@ class _Ball:
 
 def _scene(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
     """Smooth colour field, fine multi-octave texture and hard-edged shapes."""
-    base = cv2.resize(rng.uniform(30, 225, size=(4, 6, 3)).astype(np.float32), (width, height), interpolation=cv2.INTER_CUBIC)
+    base = cv2.resize(
+        rng.uniform(30, 225, size=(4, 6, 3)).astype(np.float32), (width, height), interpolation=cv2.INTER_CUBIC
+    )
     detail = np.zeros((height, width), np.float32)
     for octave, amplitude in ((8, 28.0), (32, 16.0), (128, 9.0)):  # foliage-like texture is costly to code
         cells = rng.normal(0, amplitude, size=(max(2, height * octave // width), octave)).astype(np.float32)

@@ -26,7 +26,8 @@ import os
 import pathlib
 import shutil
 import subprocess
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import cv2
 import torch
@@ -82,8 +83,16 @@ def extract_frame(video_path: str, t: float, out_path: str) -> None:
 
 def probe_duration(video_path: str) -> float:
     out = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_entries", "format=duration",
-         "-of", "default=nokey=1:noprint_wrappers=1", video_path],
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration",
+            "-of",
+            "default=nokey=1:noprint_wrappers=1",
+            video_path,
+        ],
         check=True,
         capture_output=True,
         text=True,
@@ -129,7 +138,7 @@ class SeedScorer:
 
     def __init__(
         self,
-        model: torch.nn.Module,
+        model: Any,
         tokenizer: Callable[[Sequence[str]], torch.Tensor],
         preprocess_cfg: dict[str, Any],
         device: torch.device,
@@ -169,7 +178,7 @@ _cascade: Any = None
 def has_visible_face(image_path: str, min_size: int = 80) -> bool:
     global _cascade
     if _cascade is None:  # the blog builds it at import; same cost, paid once
-        _cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+        _cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")  # type: ignore[attr-defined]
     img = cv2.imread(image_path, cv2.IMREAD_GRAYSCALE)
     if img is None:
         return False
@@ -180,13 +189,15 @@ def has_visible_face(image_path: str, min_size: int = 80) -> bool:
 # -- pick.py -----------------------------------------------------------------------------
 
 
-def pick_thumbnails(video_path: str, out_dir: str, scorer: SeedScorer, k: int = 3) -> tuple[list[dict[str, Any]], dict[str, int]]:
+def pick_thumbnails(
+    video_path: str, out_dir: str, scorer: SeedScorer, k: int = 3
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """The blog's orchestration; also returns how many candidates and sharp frames it saw."""
     candidates = build_candidates(video_path, out_dir)
     counts = {"candidates": len(candidates)}
     candidates = [(t, p) for t, p in candidates if is_sharp(p)]
     counts["scored"] = len(candidates)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for t, p in candidates:
         s = scorer.score(p)
         if has_visible_face(p):
