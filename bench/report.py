@@ -103,9 +103,11 @@ def markdown(report: Mapping[str, Any]) -> str:
 def _header(report: Mapping[str, Any]) -> str:
     model = report["model"]
     machine = report["machine"]
+    rev = report.get("streamthumb") or {}
+    commit = (rev.get("commit") or "unknown")[:10] + (" + local changes" if rev.get("dirty") else "")
     lines = [
-        f"Model: {model['name']}, weights: {model['weights']}. Device: {report['device']}"
-        f" ({machine.get('gpu') or machine['cpu']}, {machine['cpus']} CPU cores).",
+        f"streamthumb {rev.get('version', '?')} ({commit}). Model: {model['name']}, weights: {model['weights']}. "
+        f"Device: {report['device']} ({machine.get('gpu') or machine['cpu']}, {machine['cpus']} CPU cores).",
     ]
     if model["random_weights"]:
         lines.append("**Random weights**: timings are the real architecture's; picks and scores are meaningless.")

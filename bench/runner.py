@@ -87,6 +87,7 @@ def run_benchmark(options: BenchOptions, log: Callable[[str], None] | None = Non
         "schema": "streamthumb-bench/1",
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": {**_machine(device), "load_1m": {"start": load_start, "end": os.getloadavg()[0]}},
+        "streamthumb": _revision(),
         "device": device,
         "model": model.to_dict(),
         "videos": videos,
@@ -348,6 +349,21 @@ def _machine(device: str) -> dict[str, Any]:
         "ffmpeg_cli": _ffmpeg_version() if ffmpeg else None,
         "gpu": gpu,
     }
+
+
+def _revision() -> dict[str, Any]:
+    """streamthumb's version and git commit, with ``dirty`` when the working tree differs from it."""
+    import streamthumb
+
+    def git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+        except (OSError, subprocess.CalledProcessError):
+            return None
+        return out.strip()
+
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"version": streamthumb.__version__, "commit": git("rev-parse", "HEAD"), "dirty": bool(status)}
 
 
 def _ffmpeg_version() -> str | None:

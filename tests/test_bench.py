@@ -51,6 +51,7 @@ def test_report_has_every_contender(report: dict) -> None:
     assert contenders["decode_floor"]["frames"] == video["frames"] == 100
     assert contenders["encode_floor"]["images"] == contenders["streamthumb"]["candidates"] > 0
     assert {"decode", "clip", "total"} <= set(contenders["streamthumb"]["timings"])
+    assert report["streamthumb"]["version"]
 
 
 def test_report_has_ratios(report: dict) -> None:
