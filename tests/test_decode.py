@@ -60,7 +60,7 @@ def test_small_bgr_is_the_same_picture_for_every_frame_type(standard_video):
     # Different resamplers sample different phases of the detail; the picture must match.
     for other in (from_av, from_tensor):
         assert np.abs(other.mean(axis=(0, 1)) - from_numpy.mean(axis=(0, 1))).max() < 3
-        assert np.corrcoef(other.ravel(), from_numpy.ravel())[0, 1] > 0.9
+        assert np.corrcoef(other.ravel(), from_numpy.ravel())[0, 1] > 0.85  # unrelated pictures: ~0
 
 
 def test_corrupt_packets_are_skipped_and_counted(tmp_path):
