@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -156,6 +157,7 @@ class Picker:
         self._raise_if_failed()
         start = time.perf_counter()
         shots = self._shot_list()
+        self._pool.replace(self._search_faces(self._pool.items))
         chosen = self._pool.choose(len(shots))
         fallback = not chosen
         if fallback:
@@ -281,7 +283,7 @@ class Picker:
         exposed = exposure_ok(self.config.sharpness, bright).tolist()
         # Until CLIP has spoken, a candidate's score is its sharpness: that ranks the fallbacks.
         measured = [
-            Scored(b.t, b.shot, s, math.nan, s, br, (), b.view.cpu(), b.frame)
+            Scored(b.t, b.shot, s, math.nan, s, br, None, b.view.cpu(), b.frame)
             for b, s, br in zip(batch, sharp.tolist(), bright.tolist(), strict=True)
         ]
         self._worker_timings["sharpness"] += time.perf_counter() - start
@@ -291,32 +293,46 @@ class Picker:
                 self._fallback.offer(item)
         kept = [i for i, ok in enumerate(keep) if ok]
         if kept:
-            for item in self._score_measured(images[kept], [measured[i] for i in kept]):
+            clipped = self._clip(images[kept], [measured[i] for i in kept])
+            # Haar costs about as much as CLIP on a CPU: search only where the bonus could lift a
+            # candidate into the pool. The rest are searched at finish() if they are still pooled.
+            admission = self._pool.admission() - self.config.faces.bonus
+            for item in self._search_faces(clipped, lambda s: s.clip >= admission):
                 self._pool.offer(item)
         self._in_flight = 0
 
-    def _score_measured(self, images: torch.Tensor, items: list[Scored]) -> list[Scored]:
-        """CLIP score plus the face bonus, for frames already measured."""
+    def _clip(self, images: torch.Tensor, items: list[Scored]) -> list[Scored]:
+        """CLIP scores for measured frames; the score is the CLIP score until faces are known."""
         start = time.perf_counter()
         clip = self._scorer.score(images).tolist()
         self._worker_timings["clip"] += time.perf_counter() - start
-        start = time.perf_counter()
-        faces = self._faces.detect(images) if self._faces is not None else [[] for _ in items]
-        self._worker_timings["faces"] += time.perf_counter() - start
         self._counts["scored"] += len(items)
-        bonus = self.config.faces.bonus
-        to_full = max(self._size) / max(images.shape[-2:])  # boxes were found at analysis size
-        return [
-            dataclasses.replace(item, score=c + (bonus if f else 0.0), clip=c, faces=_scale_boxes(f, to_full))
-            for item, c, f in zip(items, clip, faces, strict=True)
-        ]
+        return [dataclasses.replace(item, score=c, clip=c) for item, c in zip(items, clip, strict=True)]
+
+    def _search_faces(self, items: list[Scored], wanted: Callable[[Scored], bool] = lambda s: True) -> list[Scored]:
+        """Fill in faces and the face bonus for wanted items not searched yet; keep the order."""
+        if self._faces is None:
+            return [s if s.faces is not None else dataclasses.replace(s, faces=()) for s in items]
+        todo = [i for i, s in enumerate(items) if s.faces is None and wanted(s)]
+        if not todo:
+            return items
+        start = time.perf_counter()
+        views = torch.stack([items[i].view for i in todo])
+        found = self._faces.detect(views)
+        self._worker_timings["faces"] += time.perf_counter() - start
+        to_full = max(self._size) / max(views.shape[-2:])  # boxes were found at analysis size
+        out = list(items)
+        for i, boxes in zip(todo, found, strict=True):
+            bonus = self.config.faces.bonus if boxes else 0.0
+            out[i] = dataclasses.replace(items[i], faces=_scale_boxes(boxes, to_full), score=items[i].clip + bonus)
+        return out
 
     def _rescore(self, rejected: list[Scored]) -> list[Scored]:
         """Score the best rejected candidates so even an all-blurry video gets thumbnails."""
         if not rejected:
             return []
         images = torch.stack([r.view for r in rejected]).to(self._scorer.device)
-        return sorted(self._score_measured(images, rejected), key=lambda s: -s.score)
+        return sorted(self._search_faces(self._clip(images, rejected)), key=lambda s: -s.score)
 
 
 def _drain(q: queue.Queue[Any]) -> None:
@@ -341,7 +357,7 @@ def _to_pick(rank: int, s: Scored, fallback: bool) -> Pick:
         clip=s.clip,
         sharpness=s.sharpness,
         brightness=s.brightness,
-        faces=s.faces,
+        faces=s.faces or (),
         fallback=fallback,
         image=image,
     )

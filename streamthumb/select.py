@@ -33,8 +33,8 @@ class Scored:
     clip: float
     sharpness: float
     brightness: float
-    faces: tuple[Box, ...]
-    """Face boxes in full-resolution pixels of the upright frame."""
+    faces: tuple[Box, ...] | None
+    """Face boxes in full-resolution pixels of the upright frame; None until searched."""
     view: torch.Tensor = field(repr=False, compare=False)
     """The (3, h, w) uint8 analysis-size copy the filters and models saw."""
     frame: Frame = field(repr=False, compare=False)
@@ -59,6 +59,16 @@ class TopKPool:
     def items(self) -> list[Scored]:
         """Pooled candidates, best first."""
         return sorted(self._items, key=lambda s: -s.score)
+
+    def admission(self) -> float:
+        """The score a newcomer must reach to outrank the worst pooled item, once the pool is full."""
+        if len(self._items) < self._cfg.capacity:
+            return float("-inf")
+        return min(s.score for s in self._items)
+
+    def replace(self, items: list[Scored]) -> None:
+        """Swap in updated versions of the pooled items, such as after a late face search."""
+        self._items = list(items)
 
     def offer(self, item: Scored) -> None:
         """Add a candidate, evicting one if the pool is over capacity."""

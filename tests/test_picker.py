@@ -166,3 +166,22 @@ def test_push_after_finish_is_refused(tiny_config):
 def test_default_config_needs_no_network_when_a_scorer_is_given(standard_video):
     result = pick(standard_video[0], Config().with_overrides({"runtime.device": "cpu"}), scorer=ConstantScorer())
     assert result.picks
+
+
+def test_faces_are_searched_only_where_the_bonus_could_matter(tiny_config, media):
+    from streamthumb.faces import HaarFaceDetector
+
+    class Counting(HaarFaceDetector):
+        searched = 0
+
+        def detect(self, images):
+            Counting.searched += images.shape[0]
+            return super().detect(images)
+
+    path = media / "faces-lazy.mp4"
+    write_video(path, [Segment(n, 4.0) for n in ("coffee", "rocket", "brick", "camera", "astronaut", "chelsea")], size=(160, 120))
+    cfg = tiny_config.with_overrides({"select.k": 1, "select.pool_size": 1, "candidates.every": 0.5, "runtime.batch_size": 2})
+    result = pick(path, cfg, scorer=BrightnessScorer(), face_detector=Counting())
+    assert Counting.searched < result.stats.scored  # skipped where even the bonus could not help
+    with_faces = pick(path, cfg.with_overrides({"faces.bonus": 10.0}), scorer=BrightnessScorer(), face_detector=Counting())
+    assert with_faces.picks[0].face and 16.0 <= with_faces.picks[0].t < 20.0  # the astronaut shot
