@@ -53,7 +53,10 @@ def load_config(args: argparse.Namespace) -> Config:
         key, sep, raw = pair.partition("=")
         if not sep:
             raise ConfigError(f"--set expects KEY=VALUE, got {pair!r}")
-        overrides[key.strip()] = yaml.safe_load(raw) if raw.strip() else None
+        try:
+            overrides[key.strip()] = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"--set {key.strip()}: {raw!r} is not a valid YAML value") from exc
     for flag, key in _FLAG_KEYS.items():
         value = getattr(args, flag, None)
         if value is not None:

@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import sqlite3
@@ -35,7 +36,7 @@ from tqdm import tqdm
 
 from ._device import resolve_device
 from .config import Config
-from .errors import ConfigError, InputError, OutputError, StreamthumbError
+from .errors import ConfigError, InputError, ModelError, OutputError, StreamthumbError
 from .faces import FaceDetector, make_face_detector
 from .library import DB_NAME, FileStamp, Manifest, VideoRecord, config_hash, file_stamp, video_id
 from .output import write_thumbnails
@@ -202,7 +203,7 @@ class _Input:
 def _check_lists(inputs: Sequence[str]) -> None:
     """Fail before any work if an ``@FILE`` is missing, not midway through the library."""
     for arg in inputs:
-        if arg.startswith("@") and not os.access(arg[1:], os.R_OK):
+        if arg.startswith("@") and not (os.path.isfile(arg[1:]) and os.access(arg[1:], os.R_OK)):
             raise InputError(f"{arg}: cannot read the list of paths {arg[1:]!r}; check the name after @")
 
 
@@ -408,10 +409,22 @@ class _Workers:
         self.close()
 
     def _work(self) -> None:
-        # One face detector per thread: OpenCV's cascade must not be shared between threads.
-        faces = make_face_detector(self._config.faces) if self._config.faces.enabled else None
+        """Process tasks until told to stop; every task gets an outcome, so ``wait`` never hangs."""
+        try:
+            # One face detector per thread: OpenCV's cascade must not be shared between threads.
+            faces = make_face_detector(self._config.faces) if self._config.faces.enabled else None
+        except StreamthumbError as exc:
+            setup_error: str | None = str(exc)
+        else:
+            setup_error = None
         while (task := self._tasks.get()) is not None:
-            self._results.put(_process(task, self._config, self._scorer, faces))
+            try:
+                if setup_error is not None:
+                    raise ModelError(setup_error)
+                outcome = _process(task, self._config, self._scorer, faces)
+            except BaseException as exc:  # the row names it; the thread lives on
+                outcome = _Outcome(task, None, {}, error=f"{task.listed}: {type(exc).__name__}: {exc}")
+            self._results.put(outcome)
 
 
 def _process(task: _Task, config: Config, scorer: Scorer, faces: FaceDetector | None) -> _Outcome:
@@ -429,8 +442,10 @@ def _process(task: _Task, config: Config, scorer: Scorer, faces: FaceDetector | 
         result = write_thumbnails(result, task.thumbs, config.output)
         timings["write"] = time.perf_counter() - start
     except (StreamthumbError, OSError) as exc:
+        _clear_quietly(task.thumbs)  # a write that failed midway leaves no partial folder
         return _Outcome(task, stamp, timings, error=_reason(task, exc))
     except Exception as exc:  # a bug must not end a library run; the row names it
+        _clear_quietly(task.thumbs)
         bug = f"{task.listed}: {type(exc).__name__}: {exc} (a bug; please report it)"
         return _Outcome(task, stamp, timings, error=bug)
     return _Outcome(
@@ -459,6 +474,11 @@ def _clear(folder: Path) -> None:
         return
     except OSError as exc:
         raise OutputError(f"cannot clear the old thumbnails in {folder}: {exc.strerror or exc}") from exc
+
+
+def _clear_quietly(folder: Path) -> None:
+    with contextlib.suppress(OutputError):
+        _clear(folder)
 
 
 def _reason(task: _Task, exc: StreamthumbError | OSError) -> str:

@@ -89,15 +89,15 @@ class VideoReader:
         self._container = _open_container(self.path)
         try:
             self._stream = _video_stream(self._container, self.path)
+            ctx = self._stream.codec_context
+            ctx.thread_type = "AUTO"  # frame + slice threading: decode is the floor of the pipeline
+            ctx.thread_count = threads
+            if keyframes_only:
+                ctx.skip_frame = "NONKEY"
+            self.info = self._probe()
         except BaseException:
             self._container.close()
             raise
-        ctx = self._stream.codec_context
-        ctx.thread_type = "AUTO"  # frame + slice threading: decode is the floor of the pipeline
-        ctx.thread_count = threads
-        if keyframes_only:
-            ctx.skip_frame = "NONKEY"
-        self.info = self._probe()
 
     def _probe(self) -> VideoInfo:
         s = self._stream

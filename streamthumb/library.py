@@ -167,9 +167,9 @@ class Manifest:
             self._conn = _connect(f"file:{quote(str(self.path.resolve()))}?mode=ro", uri=True)
         else:
             self._lock_fd = _lock(self.path)
-            self._conn = _connect(str(self.path))
         try:
             if not readonly:
+                self._conn = _connect(str(self.path))
                 self._setup()
             self._check_version()
         except StreamthumbError:
@@ -218,7 +218,8 @@ class Manifest:
         """Mark a video as started, before its folder is touched; keeps the rest of its row."""
         self._sql(
             "INSERT INTO videos (path, status, config_hash, thumbs) VALUES (?, 'pending', ?, ?) "
-            "ON CONFLICT(path) DO UPDATE SET status = 'pending'",
+            "ON CONFLICT(path) DO UPDATE SET status = 'pending', error = NULL, "
+            "config_hash = excluded.config_hash, thumbs = excluded.thumbs",
             (path, config_hash, thumbs),
         )
 
@@ -240,8 +241,10 @@ class Manifest:
         return int(self._sql("SELECT COUNT(*) FROM videos").fetchone()[0])
 
     def close(self) -> None:
-        """Close the database and release the lock; safe to call twice."""
-        self._conn.close()
+        """Close the database and release the lock; safe to call twice, or after a failed open."""
+        conn = getattr(self, "_conn", None)
+        if conn is not None:
+            conn.close()
         if self._lock_fd is not None:
             os.close(self._lock_fd)  # closing the descriptor releases the flock
             self._lock_fd = None

@@ -25,7 +25,7 @@ import sys
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,7 +94,9 @@ class Picker:
         self._faces = face_detector or (make_face_detector(cfg.faces) if cfg.faces.enabled else None)
         keyframes = cfg.decode.sampling == "keyframes"
         self._shots = make_shot_detector(cfg.shots, self._fps, min_scene_len=0 if keyframes else None)
-        lookahead = self._shots.latency + math.ceil(cfg.candidates.shot_offset * self._fps) + 2
+        # Hold frames until the detector can no longer report a cut before them, plus the offset.
+        offset_frames = 0 if keyframes else math.ceil(cfg.candidates.shot_offset * self._fps) + 1
+        lookahead = self._shots.latency + offset_frames + 1
         self._planner = CandidatePlanner(cfg.candidates, lookahead, every_frame=keyframes)
         self._pool = TopKPool(cfg.select)
         self._fallback = TopKPool(cfg.select)  # ranked by sharpness: the best of the rejected
@@ -120,6 +122,9 @@ class Picker:
     def push(self, frame: Frame, t: float) -> None:
         """Feed the next frame in presentation order, with its time in seconds.
 
+        Arrays and tensors are copied, since callers often reuse their buffers; PyAV frames are
+        reference-counted and kept as they are.
+
         Raises:
             DecodeError: the frame cannot be converted.
             StreamthumbError: the scoring thread failed (re-raised here).
@@ -134,14 +139,18 @@ class Picker:
         cuts = self._shots.process(small_bgr(frame, *self._small_size, self._shot_scaler), t)
         self._planner.add_cuts(cuts)
         self._timings["shots"] += time.perf_counter() - start
-        for cand in self._planner.push(self._frames, t, frame):
+        for cand in self._planner.push(self._frames, t, keep(frame)):
             self._enqueue(cand)
         self._frames += 1
-        self._last_t = t
+        self._last_t = max(self._last_t, t)  # broken pts may step back; the end never does
         self._note_held()
 
-    def finish(self) -> Result:
+    def finish(self, duration: float | None = None) -> Result:
         """Flush every stage and return the picks.
+
+        Args:
+            duration: The stream's length when the source knows it better than the frames
+                pushed do (keyframe sampling sees only keyframes).
 
         Raises:
             EmptyVideoError: no frame was pushed.
@@ -156,7 +165,8 @@ class Picker:
         self._stop_worker()
         self._raise_if_failed()
         start = time.perf_counter()
-        shots = self._shot_list()
+        end = max(self._last_t + 1.0 / self._fps, duration or 0.0)
+        shots = self._shot_list(end)
         self._pool.replace(self._search_faces(self._pool.items))
         chosen = self._pool.choose(len(shots))
         fallback = not chosen
@@ -167,7 +177,7 @@ class Picker:
         width, height = self._size
         return Result(
             video=self._video,
-            duration=self._last_t + 1.0 / self._fps,
+            duration=end,
             fps=self._fps,
             width=width,
             height=height,
@@ -177,8 +187,9 @@ class Picker:
         )
 
     def close(self) -> None:
-        """Stop the scoring thread; safe to call more than once and after errors."""
+        """Stop the scoring thread, dropping unscored candidates; safe to call more than once."""
         if not self._done:
+            _drain(self._queue)
             self._stop_worker()
 
     def __enter__(self) -> Picker:
@@ -190,7 +201,7 @@ class Picker:
     def _enqueue(self, cand: Candidate) -> None:
         start = time.perf_counter()
         view = analysis_view(cand.frame, self.config.sharpness.analysis_size, self._view_scaler)
-        item = _Queued(cand.index, cand.t, cand.shot, view, keep(cand.frame))
+        item = _Queued(cand.index, cand.t, cand.shot, view, cand.frame)
         self._timings["convert"] += time.perf_counter() - start
         self._counts["candidates"] += 1
         while True:
@@ -211,12 +222,14 @@ class Picker:
         self._worker.join()
 
     def _raise_if_failed(self) -> None:
-        if self._error is not None:
-            err, self._error = self._error, None
-            self._done = True
-            if isinstance(err, StreamthumbError):
-                raise err
-            raise RuntimeError(f"scoring thread failed: {err}") from err
+        """Re-raise the scoring thread's error, every time: a failed picker has no result."""
+        err = self._error
+        if err is None:
+            return
+        self._done = True
+        if isinstance(err, StreamthumbError):
+            raise err
+        raise RuntimeError(f"scoring thread failed: {err}") from err
 
     def _note_held(self) -> None:
         held = (
@@ -228,9 +241,8 @@ class Picker:
         )
         self._peak_held = max(self._peak_held, held)
 
-    def _shot_list(self) -> tuple[Shot, ...]:
-        end = self._last_t + 1.0 / self._fps
-        bounds = [0.0, *self._planner.cuts, end]
+    def _shot_list(self, end: float) -> tuple[Shot, ...]:
+        bounds = [0.0, *(c for c in self._planner.cuts if c < end), end]
         return tuple(Shot(a, b) for a, b in zip(bounds, bounds[1:], strict=False))
 
     def _stats(self) -> Stats:
@@ -279,7 +291,7 @@ class Picker:
         start = time.perf_counter()
         images = torch.stack([b.view for b in batch]).to(self._scorer.device, non_blocking=True)
         sharp, bright = measure(images, self.config.sharpness.analysis_size)
-        keep = passes(self.config.sharpness, sharp, bright).tolist()
+        passed = passes(self.config.sharpness, sharp, bright).tolist()
         exposed = exposure_ok(self.config.sharpness, bright).tolist()
         # Until CLIP has spoken, a candidate's score is its sharpness: that ranks the fallbacks.
         measured = [
@@ -287,11 +299,11 @@ class Picker:
             for b, s, br in zip(batch, sharp.tolist(), bright.tolist(), strict=True)
         ]
         self._worker_timings["sharpness"] += time.perf_counter() - start
-        for item, ok, exposure in zip(measured, keep, exposed, strict=True):
+        for item, ok, exposure in zip(measured, passed, exposed, strict=True):
             if not ok:
                 self._counts["blurry" if exposure else "exposure"] += 1
                 self._fallback.offer(item)
-        kept = [i for i, ok in enumerate(keep) if ok]
+        kept = [i for i, ok in enumerate(passed) if ok]
         if kept:
             clipped = self._clip(images[kept], [measured[i] for i in kept])
             # Haar costs about as much as CLIP on a CPU: search only where the bonus could lift a
@@ -313,26 +325,35 @@ class Picker:
         """Fill in faces and the face bonus for wanted items not searched yet; keep the order."""
         if self._faces is None:
             return [s if s.faces is not None else dataclasses.replace(s, faces=()) for s in items]
-        todo = [i for i, s in enumerate(items) if s.faces is None and wanted(s)]
-        if not todo:
-            return items
-        start = time.perf_counter()
-        views = torch.stack([items[i].view for i in todo])
-        found = self._faces.detect(views)
-        self._worker_timings["faces"] += time.perf_counter() - start
-        to_full = max(self._size) / max(views.shape[-2:])  # boxes were found at analysis size
         out = list(items)
-        for i, boxes in zip(todo, found, strict=True):
-            bonus = self.config.faces.bonus if boxes else 0.0
-            out[i] = dataclasses.replace(items[i], faces=_scale_boxes(boxes, to_full), score=items[i].clip + bonus)
+        todo = [i for i, s in enumerate(items) if s.faces is None and wanted(s)]
+        start = time.perf_counter()
+        for group in _same_shape(todo, lambda i: items[i].view.shape):
+            found = self._faces.detect(torch.stack([items[i].view for i in group]))
+            for i, boxes in zip(group, found, strict=True):
+                item = items[i]
+                to_full = max(upright_size(item.frame)) / max(item.view.shape[-2:])  # found at view size
+                bonus = self.config.faces.bonus if boxes else 0.0
+                out[i] = dataclasses.replace(item, faces=_scale_boxes(boxes, to_full), score=item.clip + bonus)
+        self._worker_timings["faces"] += time.perf_counter() - start
         return out
 
     def _rescore(self, rejected: list[Scored]) -> list[Scored]:
         """Score the best rejected candidates so even an all-blurry video gets thumbnails."""
-        if not rejected:
-            return []
-        images = torch.stack([r.view for r in rejected]).to(self._scorer.device)
-        return sorted(self._search_faces(self._clip(images, rejected)), key=lambda s: -s.score)
+        scored: list[Scored] = []
+        for group in _same_shape(range(len(rejected)), lambda i: rejected[i].view.shape):
+            items = [rejected[i] for i in group]
+            images = torch.stack([r.view for r in items]).to(self._scorer.device)
+            scored += self._search_faces(self._clip(images, items))
+        return sorted(scored, key=lambda s: -s.score)
+
+
+def _same_shape(indices: Iterable[int], shape: Callable[[int], torch.Size]) -> list[list[int]]:
+    """Indices grouped by view shape: a stream may change resolution, a batch may not."""
+    groups: dict[torch.Size, list[int]] = {}
+    for i in indices:
+        groups.setdefault(shape(i), []).append(i)
+    return list(groups.values())
 
 
 def _drain(q: queue.Queue[Any]) -> None:
@@ -403,12 +424,13 @@ def pick(
         model_s = time.perf_counter() - start
         with Picker(cfg, scorer=scorer, face_detector=face_detector, fps=reader.info.fps, video=str(source)) as picker:
             decode_s = _feed(reader, picker, progress)
-            result = picker.finish()
+            keyframes = cfg.decode.sampling == "keyframes"  # saw keyframes only: trust the container
+            result = picker.finish(reader.info.duration if keyframes else None)
     expected = reader.info.duration
     stats = dataclasses.replace(
         result.stats,
         corrupt_packets=reader.corrupt_packets,
-        truncated=reader.truncated or bool(expected and result.duration < 0.9 * expected),
+        truncated=reader.truncated or bool(expected and result.duration < 0.9 * expected),  # ended early
         timings={"model": model_s, "decode": decode_s, **result.stats.timings, "total": time.perf_counter() - start},
     )
     return dataclasses.replace(result, stats=stats)

@@ -100,7 +100,15 @@ class ClipScorer(Scorer):
 
     @torch.inference_mode()
     def score(self, images: torch.Tensor) -> torch.Tensor:
-        emb = self.embed(images)
+        """Raises ``ModelError`` when the device fails, e.g. runs out of memory."""
+        try:
+            emb = self.embed(images)
+        except torch.OutOfMemoryError as exc:
+            raise ModelError(
+                f"{self.device}: out of memory scoring {len(images)} frames; lower --batch-size"
+            ) from exc
+        except RuntimeError as exc:  # device and kernel failures, not our bugs
+            raise ModelError(f"{self.device}: scoring failed: {str(exc).splitlines()[0][:200]}") from exc
         score = (emb @ self._positive.T).max(dim=1).values
         if self._negative is not None:
             score = score - (emb @ self._negative.T).mean(dim=1)

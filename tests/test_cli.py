@@ -137,3 +137,11 @@ def test_real_process_prints_no_traceback_and_one_json_object(tiny_clip_dir, sta
     good = subprocess.run([*base, str(standard_video[0]), "--json", "--out", str(tmp_path / "o")], capture_output=True, text=True, env=env)
     assert good.returncode == 0, good.stderr
     assert len(json.loads(good.stdout)["picks"]) == 3
+
+
+def test_bad_set_value_and_bad_list_are_one_line_errors(run, standard_video, tmp_path, capsys):
+    code, _, err = run(str(standard_video[0]), "--set", "scoring.positive=[a")
+    assert code == 2 and err.startswith("streamthumb: error: --set scoring.positive") and "Traceback" not in err
+    code = main(["batch", f"@{tmp_path}", "--out", str(tmp_path / "o"), "-q"])
+    err = capsys.readouterr().err
+    assert code == 1 and "cannot read the list of paths" in err

@@ -194,3 +194,14 @@ def test_config_hash_follows_picks_not_speed():
         "decode.sampling": "keyframes",
     }.items():
         assert config_hash(base) != config_hash(base.with_overrides({key: value})), key
+
+
+def test_retrying_a_failed_video_that_is_interrupted_leaves_a_readable_row(tmp_path):
+    """A failed row marked pending again (a retry killed midway) must still read and export."""
+    with Manifest(tmp_path / "m.db") as m:
+        m.record(failed())
+        m.mark_pending("/v/bad.mp4", thumbs="/t/bad", config_hash="new")
+        row = m.get("/v/bad.mp4")
+        assert row is not None and row.status == "pending" and row.error is None
+        assert row.config_hash == "new"
+        assert [r.path for r in m.records()] == ["/v/bad.mp4"]

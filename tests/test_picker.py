@@ -185,3 +185,50 @@ def test_faces_are_searched_only_where_the_bonus_could_matter(tiny_config, media
     assert Counting.searched < result.stats.scored  # skipped where even the bonus could not help
     with_faces = pick(path, cfg.with_overrides({"faces.bonus": 10.0}), scorer=BrightnessScorer(), face_detector=Counting())
     assert with_faces.picks[0].face and 16.0 <= with_faces.picks[0].t < 20.0  # the astronaut shot
+
+
+def test_callers_may_reuse_their_frame_buffer(tiny_config):
+    """A transcoder often decodes into one buffer; the picks must show the frames pushed then."""
+    buffer = np.zeros((120, 160, 3), np.uint8)
+    with Picker(tiny_config.with_overrides({"faces.enabled": False}), scorer=BrightnessScorer(), fps=25.0) as picker:
+        for i in range(100):
+            buffer[:] = 40 + 2 * i  # each frame has its own brightness
+            picker.push(buffer, i / 25)
+        result = picker.finish()
+    for p in result.picks:
+        assert p.image.mean() == pytest.approx(40 + 2 * round(p.t * 25), abs=1)
+
+
+def test_finish_after_a_scoring_failure_raises_again(tiny_config, standard_video):
+    class FailsSecond(ConstantScorer):
+        def score(self, images):
+            if self.batches:
+                raise ModelError("device lost")
+            return super().score(images)
+
+    picker = Picker(tiny_config.with_overrides({"runtime.batch_size": 1}), scorer=FailsSecond(), fps=25.0)
+    frames = list(frames_for(Segment("coffee", 3.0), 160, 120, 25, np.random.default_rng(0)))
+    with pytest.raises(ModelError):  # push reports the failure once the scoring thread hits it
+        for i in range(5000):
+            picker.push(frames[i % len(frames)], i / 25)
+            time.sleep(0.001)
+    with pytest.raises(ModelError, match="device lost"):
+        picker.finish()  # and finish() reports it again: never a partial result
+
+
+def test_resolution_change_mid_stream(tiny_config):
+    rng = np.random.default_rng(0)
+    with Picker(tiny_config.with_overrides({"select.k": 4}), scorer=ConstantScorer(), fps=25.0) as picker:
+        i = 0
+        for seg, size in [(Segment("astronaut", 3.0), (160, 120)), (Segment("coffee", 3.0), (320, 180))]:
+            for frame in frames_for(seg, *size, 25, rng):
+                picker.push(frame, i / 25)
+                i += 1
+        result = picker.finish()
+    assert {p.image.shape for p in result.picks} == {(120, 160, 3), (180, 320, 3)}
+
+
+def test_keyframe_mode_keeps_the_container_duration(standard_video, tiny_config):
+    result = pick(standard_video[0], tiny_config.with_overrides({"decode.sampling": "keyframes"}), scorer=ConstantScorer())
+    assert result.duration == pytest.approx(11.0, abs=0.05) and not result.stats.truncated
+    assert result.shots[-1].end == pytest.approx(result.duration)
