@@ -39,7 +39,7 @@ from .config import Config
 from .errors import ConfigError, InputError, ModelError, OutputError, StreamthumbError
 from .faces import FaceDetector, make_face_detector
 from .library import DB_NAME, FileStamp, Manifest, VideoRecord, config_hash, file_stamp, video_id
-from .output import write_thumbnails
+from .output import make_folder, write_thumbnails
 from .picker import pick
 from .scoring import Scorer, load_scorer
 
@@ -147,7 +147,7 @@ def run_batch(
         raise ConfigError(f"--workers must be >= 1, got {workers}")
     start = time.perf_counter()
     cfg = config or Config()
-    out = _make_folder(out_dir)
+    out = make_folder(Path(out_dir).resolve())
     stdin = stdin or sys.stdin
     exts = frozenset(e.lower() for e in extensions)
     _check_lists(inputs)
@@ -608,15 +608,6 @@ class _Run:
             failures=tuple(self.failures),
             db=db,
         )
-
-
-def _make_folder(out_dir: str | os.PathLike[str]) -> Path:
-    out = Path(out_dir).resolve()
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot create output folder {out}: {exc.strerror or exc}") from exc
-    return out
 
 
 def _progress_bar(total: int | None, enabled: bool) -> tqdm:

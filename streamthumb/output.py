@@ -23,7 +23,7 @@ from .config import OutputConfig
 from .errors import OutputError
 from .results import Result
 
-__all__ = ["crop_to_ratio", "thumbnail_name", "write_atomic", "write_thumbnails"]
+__all__ = ["crop_to_ratio", "make_folder", "thumbnail_name", "write_atomic", "write_thumbnails"]
 
 _EXTENSIONS = {"jpeg": ".jpg", "png": ".png", "webp": ".webp"}
 
@@ -59,11 +59,7 @@ def write_thumbnails(result: Result, out_dir: str | os.PathLike[str], cfg: Outpu
         OutputError: the folder cannot be created or a file cannot be encoded or written.
     """
     cfg = cfg or OutputConfig()
-    folder = Path(out_dir)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot create output folder {folder}: {exc.strerror or exc}") from exc
+    folder = make_folder(out_dir)
     picks = []
     for p in result.picks:
         image = p.image if cfg.crop_ratio is None else crop_to_ratio(p.image, cfg.crop_ratio)
@@ -71,6 +67,20 @@ def write_thumbnails(result: Result, out_dir: str | os.PathLike[str], cfg: Outpu
         write_atomic(path, _encode(image, cfg))
         picks.append(dataclasses.replace(p, path=str(path)))
     return dataclasses.replace(result, picks=tuple(picks))
+
+
+def make_folder(path: str | os.PathLike[str]) -> Path:
+    """Create an output folder and its parents.
+
+    Raises:
+        OutputError: it cannot be created.
+    """
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create output folder {folder}: {exc.strerror or exc}") from exc
+    return folder
 
 
 def _encode(image: np.ndarray, cfg: OutputConfig) -> bytes:
