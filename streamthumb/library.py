@@ -325,12 +325,14 @@ def video_id(path: str) -> str:
 def config_hash(config: Config) -> str:
     """Hash of the settings that change the thumbnails.
 
-    ``runtime`` (device, batch and queue sizes) and decoder threads are left out: they change
-    speed, not picks, and moving a library to a GPU machine should not redo it.
+    ``runtime`` (device, batch and queue sizes), decoder threads and the weights cache folder
+    are left out: they change speed or location, not picks, and moving a library to a GPU
+    machine or the cache to another disk should not redo it.
     """
     data = config.to_dict()
     del data["runtime"]
     del data["decode"]["threads"]
+    del data["scoring"]["cache_dir"]
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 

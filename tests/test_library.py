@@ -187,6 +187,7 @@ def test_config_hash_follows_picks_not_speed():
     base = Config()
     assert config_hash(base) == config_hash(base.with_overrides({"runtime.batch_size": 4, "runtime.device": "cpu"}))
     assert config_hash(base) == config_hash(base.with_overrides({"decode.threads": 2}))
+    assert config_hash(base) == config_hash(base.with_overrides({"scoring.cache_dir": "/mnt/models"}))
     for key, value in {
         "select.k": 5,
         "output.format": "png",
