@@ -55,7 +55,6 @@ _PUT_POLL = 0.1
 
 @dataclass(frozen=True)
 class _Queued:
-    index: int
     t: float
     shot: int
     view: torch.Tensor = field(repr=False)
@@ -201,7 +200,7 @@ class Picker:
     def _enqueue(self, cand: Candidate) -> None:
         start = time.perf_counter()
         view = analysis_view(cand.frame, self.config.sharpness.analysis_size, self._view_scaler)
-        item = _Queued(cand.index, cand.t, cand.shot, view, cand.frame)
+        item = _Queued(cand.t, cand.shot, view, cand.frame)
         self._timings["convert"] += time.perf_counter() - start
         self._counts["candidates"] += 1
         while True:
