@@ -3,34 +3,49 @@
 Example:
     >>> import streamthumb
     >>> result = streamthumb.pick("clip.mp4", k=3)
-    >>> result = streamthumb.write_thumbnails(result, "thumbs/")
+    >>> result = streamthumb.write_thumbnails(result, "thumbs/clip")
     >>> [(p.rank, p.t, p.path) for p in result.picks]
+
+Names are imported on first use (PEP 562), so ``import streamthumb`` and the CLI's ``--help``
+do not pay for torch and open_clip until a model or a frame is needed.
 """
 
 from __future__ import annotations
 
-from .batch import BatchSummary, run_batch
-from .config import Config
-from .errors import (
-    ConfigError,
-    DecodeError,
-    EmptyVideoError,
-    InputError,
-    ModelError,
-    NoVideoStreamError,
-    OutputError,
-    StreamthumbError,
-    VideoOpenError,
-    WeightsUnavailableError,
-)
-from .faces import FaceDetector
-from .output import write_thumbnails
-from .picker import Picker, pick
-from .results import Pick, Result, Shot, Stats
-from .scoring import ClipScorer, Scorer, load_scorer
-from .shots import ShotDetector
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "BatchSummary": "batch",
+    "run_batch": "batch",
+    "Config": "config",
+    "ConfigError": "errors",
+    "DecodeError": "errors",
+    "EmptyVideoError": "errors",
+    "FrameError": "errors",
+    "InputError": "errors",
+    "ModelError": "errors",
+    "NoVideoStreamError": "errors",
+    "OutputError": "errors",
+    "StreamthumbError": "errors",
+    "VideoOpenError": "errors",
+    "WeightsUnavailableError": "errors",
+    "FaceDetector": "faces",
+    "write_thumbnails": "output",
+    "Picker": "picker",
+    "pick": "picker",
+    "Pick": "results",
+    "Result": "results",
+    "Shot": "results",
+    "Stats": "results",
+    "ClipScorer": "scoring",
+    "Scorer": "scoring",
+    "load_scorer": "scoring",
+    "ShotDetector": "shots",
+}
+"""Public name -> the module that defines it."""
 
 __all__ = [
     "BatchSummary",
@@ -40,6 +55,7 @@ __all__ = [
     "DecodeError",
     "EmptyVideoError",
     "FaceDetector",
+    "FrameError",
     "InputError",
     "ModelError",
     "NoVideoStreamError",
@@ -54,9 +70,45 @@ __all__ = [
     "StreamthumbError",
     "VideoOpenError",
     "WeightsUnavailableError",
-    "__version__",
     "load_scorer",
     "pick",
     "run_batch",
     "write_thumbnails",
+    "__version__",
 ]
+
+if TYPE_CHECKING:
+    from .batch import BatchSummary, run_batch
+    from .config import Config
+    from .errors import (
+        ConfigError,
+        DecodeError,
+        EmptyVideoError,
+        FrameError,
+        InputError,
+        ModelError,
+        NoVideoStreamError,
+        OutputError,
+        StreamthumbError,
+        VideoOpenError,
+        WeightsUnavailableError,
+    )
+    from .faces import FaceDetector
+    from .output import write_thumbnails
+    from .picker import Picker, pick
+    from .results import Pick, Result, Shot, Stats
+    from .scoring import ClipScorer, Scorer, load_scorer
+    from .shots import ShotDetector
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'streamthumb' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 import yaml
@@ -11,34 +12,52 @@ from .config import Config
 from .errors import ConfigError
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """Shows an option's default in ``--help`` where it has one worth showing."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if action.default in (None, False, [], argparse.SUPPRESS) or "%(default)" in text or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+_FLAGS: tuple[tuple[tuple[str, ...], str, str, dict[str, Any]], ...] = (
+    (("-k",), "select.k", "number of thumbnails", {"type": int}),
+    (("--model",), "scoring.model", "open_clip model, hf-hub:org/repo or local-dir:/path", {}),
+    (("--pretrained",), "scoring.pretrained", "pretrained tag or checkpoint file", {}),
+    (("--device",), "runtime.device", "where the models run", {"choices": ["auto", "cpu", "cuda", "mps"]}),
+    (("--batch-size",), "runtime.batch_size", "candidates per model batch", {"type": int}),
+    (("--detector",), "shots.detector", "shot detector", {"choices": ["content", "adaptive"]}),
+    (("--sampling",), "decode.sampling", "decode every frame, or keyframes only", {"choices": ["all", "keyframes"]}),
+    (("--format",), "output.format", "image format", {"choices": ["jpeg", "png", "webp"]}),
+    (("--crop",), "output.crop", "crop thumbnails to an aspect ratio such as 16:9", {}),
+)
+"""Each dedicated flag: its option strings, the config key it sets, its help, argparse extras."""
+
+
 def add_config_options(p: argparse.ArgumentParser) -> None:
-    """The config file, ``--set``, and a flag for each setting people change most."""
-    p.add_argument("-k", type=int, help="number of thumbnails (select.k)")
-    p.add_argument("--config", help="YAML config file (default: built-in defaults, see configs/default.yaml)")
-    p.add_argument("--model", help="open_clip model, hf-hub:org/repo or local-dir:/path (scoring.model)")
-    p.add_argument("--pretrained", help="pretrained tag or checkpoint file (scoring.pretrained)")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="runtime.device")
-    p.add_argument("--batch-size", type=int, help="runtime.batch_size")
-    p.add_argument("--detector", choices=["content", "adaptive"], help="shots.detector")
-    p.add_argument("--sampling", choices=["all", "keyframes"], help="decode.sampling")
-    p.add_argument("--format", choices=["jpeg", "png", "webp"], help="output.format")
-    p.add_argument("--crop", help="crop thumbnails to an aspect ratio such as 16:9 (output.crop)")
+    """The config file, ``--set``, and a flag for each setting people change most.
+
+    Flags default to None, so only what the user typed overrides the config file; ``--help``
+    shows the built-in default of the key each one sets.
+    """
+    defaults = Config().to_dict()
+    for flags, key, text, extra in _FLAGS:
+        section, name = key.split(".")
+        p.add_argument(*flags, help=f"{text} ({key}; default: {defaults[section][name]})", **extra)
+    p.add_argument("--config", help="YAML file, or a shipped preset: default, fast, quality (streamthumb config)")
     p.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="any config key, e.g. select.min_gap=4"
     )
+    p.add_argument("--progress", action="store_true", help="draw the progress bar even when stderr is not a terminal")
 
 
-_FLAG_KEYS = {
-    "k": "select.k",
-    "model": "scoring.model",
-    "pretrained": "scoring.pretrained",
-    "device": "runtime.device",
-    "batch_size": "runtime.batch_size",
-    "detector": "shots.detector",
-    "sampling": "decode.sampling",
-    "format": "output.format",
-    "crop": "output.crop",
-}
+def show_progress(args: argparse.Namespace) -> bool:
+    """A bar only on a terminal (or when asked): carriage-return updates make a mess of log files."""
+    if getattr(args, "quiet", False):
+        return False
+    return bool(getattr(args, "progress", False)) or sys.stderr.isatty()
 
 
 def load_config(args: argparse.Namespace) -> Config:
@@ -57,8 +76,8 @@ def load_config(args: argparse.Namespace) -> Config:
             overrides[key.strip()] = yaml.safe_load(raw) if raw.strip() else None
         except yaml.YAMLError as exc:
             raise ConfigError(f"--set {key.strip()}: {raw!r} is not a valid YAML value") from exc
-    for flag, key in _FLAG_KEYS.items():
-        value = getattr(args, flag, None)
+    for flags, key, _, _ in _FLAGS:
+        value = getattr(args, flags[-1].lstrip("-").replace("-", "_"), None)
         if value is not None:
             overrides[key] = value
     return config.with_overrides(overrides) if overrides else config

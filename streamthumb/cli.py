@@ -1,7 +1,8 @@
 """The ``streamthumb`` command.
 
 Errors from streamthumb end as one line on stderr and a non-zero exit; set
-``STREAMTHUMB_DEBUG=1`` to get the traceback instead.
+``STREAMTHUMB_DEBUG=1`` to get the traceback instead. Arguments are parsed, and ``--help``,
+``--version`` and usage errors answered, before torch or open_clip is imported.
 
 Example:
     $ streamthumb pick clip.mp4 -k 3 --out thumbs/ --json
@@ -17,42 +18,63 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from . import _cli_batch
-from ._cli_options import add_config_options, load_config
+from . import __version__, _cli_batch
+from ._cli_options import HelpFormatter, add_config_options, load_config, show_progress
 from .errors import ConfigError, StreamthumbError
-from .results import Result
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .results import Result
 
 __all__ = ["main"]
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
+"""128 + SIGPIPE, what a shell tool killed by a closed pipe (``| head``) reports."""
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="streamthumb", description="Pick the best thumbnails of a video.")
+    parser.add_argument("--version", action="version", version=f"streamthumb {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("pick", help="pick thumbnails from one video", description="Pick thumbnails from one video.")
+    p = sub.add_parser(
+        "pick",
+        help="pick thumbnails from one video",
+        description="Pick thumbnails from one video. They are written to OUT/<video name>/, replacing that "
+        "folder's earlier thumbnails.",
+        formatter_class=HelpFormatter,
+    )
     p.add_argument("video", help="video file")
-    p.add_argument("--out", default="thumbs", help="output folder (default: %(default)s)")
+    p.add_argument("--out", default="thumbs", help="output root; thumbnails go to OUT/<video name>/")
     add_config_options(p)
     p.add_argument("--no-write", action="store_true", help="score only, write no files")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no summary")
+    c = sub.add_parser(
+        "config",
+        help="print a shipped config (the defaults, or a preset) as YAML",
+        description="Print a config shipped with streamthumb, to copy and edit: "
+        "streamthumb config > my.yaml; streamthumb pick clip.mp4 --config my.yaml",
+    )
+    c.add_argument("name", nargs="?", default="default", help="default, fast or quality (default: %(default)s)")
     _cli_batch.add_parsers(sub)
     return parser
 
 
 def _cmd_pick(args: argparse.Namespace) -> int:
-    from .output import write_thumbnails
-    from .picker import pick
-
     config = load_config(args)
     start = time.perf_counter()
-    result = pick(args.video, config, progress=not args.quiet)
-    if not args.no_write:
-        result = write_thumbnails(result, args.out, config.output)
+    if args.no_write:
+        result = _pick(args, config)
+    else:
+        from .output import prepared_folder, video_folder, write_thumbnails
+
+        with prepared_folder(video_folder(args.out, args.video)) as folder:  # fails before decoding
+            result = write_thumbnails(_pick(args, config), folder, config.output)
     if args.json:
         print(json.dumps(result.to_dict()))
     else:
@@ -61,26 +83,53 @@ def _cmd_pick(args: argparse.Namespace) -> int:
             flag = " (fallback: every candidate was blurry or dark)" if p.fallback else ""
             print(f"{p.rank}\t{p.t:9.3f}s\tscore {p.score:+.4f}{face}\t{p.path or '-'}{flag}")
     if not args.quiet:
-        _summary(result, time.perf_counter() - start)
+        print(summary(result, time.perf_counter() - start), file=sys.stderr)
     return 0
 
 
-def _summary(result: Result, wall: float) -> None:
+def _pick(args: argparse.Namespace, config: Config) -> Result:
+    from .picker import pick
+
+    return pick(args.video, config, progress=show_progress(args))
+
+
+def _cmd_config(args: argparse.Namespace) -> int:
+    from .config import preset_text
+
+    sys.stdout.write(preset_text(args.name))
+    return 0
+
+
+def summary(result: Result, wall: float) -> str:
+    """The lines ``pick`` prints on stderr: what was found, from how much video, and warnings."""
     s = result.stats
     name = Path(result.video).name if result.video else "stream"
     realtime = result.duration / wall if wall > 0 else 0.0
+    speed = f" ({realtime:.1f}x realtime)" if realtime >= 0.1 else ""  # 0.0x says nothing
     lines = [
-        f"{name}: {len(result.picks)} thumbnails from {result.duration:.1f} s of video "
-        f"({result.width}x{result.height}, {s.frames_decoded} frames, {len(result.shots)} shots) "
-        f"in {wall:.1f} s ({realtime:.1f}x realtime)",
-        f"  candidates {s.candidates}, scored {s.scored}, rejected {s.rejected_blurry} blurry "
+        f"{name}: {plural(len(result.picks), 'thumbnail')} of {result.requested} asked from "
+        f"{_seconds(result.duration)} of video ({result.width}x{result.height}, "
+        f"{plural(s.frames_decoded, 'frame')}, {plural(len(result.shots), 'shot')}) in {_seconds(wall)}{speed}",
+        f"  {plural(s.candidates, 'candidate')}, {s.scored} scored, rejected {s.rejected_blurry} blurry "
         f"and {s.rejected_exposure} dark/bright",
     ]
+    if result.shortfall:
+        lines.append(f"  fewer than {result.requested}: {result.shortfall}")
     if s.corrupt_packets:
-        lines.append(f"  warning: skipped {s.corrupt_packets} corrupt packets")
+        lines.append(f"  warning: skipped {plural(s.corrupt_packets, 'corrupt packet')}")
     if s.truncated:
         lines.append("  warning: the video ended early; the file looks truncated")
-    print("\n".join(lines), file=sys.stderr)
+    return "\n".join(lines)
+
+
+def plural(n: int, noun: str) -> str:
+    """``1 shot``, ``2 shots``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _seconds(x: float) -> str:
+    """Short durations keep two decimals: a one-frame clip is 0.04 s, not 0.0 s."""
+    return f"{x:.1f} s" if x >= 10 else f"{x:.2f} s"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -90,15 +139,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         # open_clip and the hub log failures on the root logger; our one error line says it all.
         logging.getLogger().addHandler(logging.NullHandler())
     try:
-        return _cli_batch.run(args) if args.command in _cli_batch.COMMANDS else _cmd_pick(args)
+        if args.command in _cli_batch.COMMANDS:
+            return _cli_batch.run(args)
+        return _cmd_config(args) if args.command == "config" else _cmd_pick(args)
     except StreamthumbError as exc:
         if os.environ.get("STREAMTHUMB_DEBUG"):
             raise
-        print(f"streamthumb: error: {exc}", file=sys.stderr)
+        print(f"streamthumb: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_ERROR
     except KeyboardInterrupt:
         print("streamthumb: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader (``| head``) left; say nothing, and keep Python's exit flush from failing too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 def run() -> None:

@@ -1,12 +1,13 @@
 """One frozen configuration object, made of one frozen section per pipeline stage.
 
-The defaults here are the source of truth; ``configs/default.yaml`` mirrors them (a test keeps
-the two equal) so users can copy it and edit. Unknown keys and bad values fail loudly with the
-key's dotted name, because a typo that silently falls back to a default is a tuning session lost.
+The defaults here are the source of truth; ``streamthumb/configs/default.yaml`` mirrors them (a
+test keeps the two equal) and ships in the package beside the ``fast`` and ``quality`` presets,
+so a pip-installed user can print one (``streamthumb config fast``), copy it and edit. Unknown
+keys and bad values fail loudly with the key's dotted name, because a typo that silently falls back to a default is a tuning session lost.
 
 Example:
     >>> from streamthumb import Config
-    >>> cfg = Config.from_yaml("configs/default.yaml").with_overrides({"select.k": 5})
+    >>> cfg = Config.from_yaml("fast").with_overrides({"select.k": 5})
     >>> cfg.select.k
     5
 """
@@ -14,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import importlib.resources
 import os
 import types
 import typing
@@ -37,6 +39,8 @@ __all__ = [
     "SelectConfig",
     "SharpnessConfig",
     "ShotsConfig",
+    "preset_names",
+    "preset_text",
 ]
 
 DEFAULT_POSITIVE = ("a sharp, well-lit frame from a video, showing the main subject clearly",)
@@ -260,18 +264,19 @@ class Config:
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike[str]) -> Config:
-        """Load a YAML file such as ``configs/default.yaml``.
+        """Load a YAML file, or a preset shipped in the package by name (``fast``).
 
         Raises:
             ConfigError: when the file is missing, is not YAML, or holds a bad key or value.
         """
         try:
-            text = Path(path).read_text(encoding="utf-8")
+            text = preset_text(str(path)) if str(path) in preset_names() else Path(path).read_text(encoding="utf-8")
             data = yaml.safe_load(text) or {}
         except OSError as exc:
-            raise ConfigError(f"config: cannot read {path}: {exc.strerror or exc}") from exc
+            presets = ", ".join(preset_names())
+            raise ConfigError(f"config: cannot read {path}: {exc.strerror or exc} (presets: {presets})") from exc
         except yaml.YAMLError as exc:
-            raise ConfigError(f"config: {path} is not valid YAML: {exc}") from exc
+            raise ConfigError(f"config: {path} is not valid YAML: {_one_line(exc)}") from exc
         if not isinstance(data, Mapping):
             raise ConfigError(f"config: {path} must hold a mapping of sections")
         return cls.from_dict(data)
@@ -296,6 +301,30 @@ class Config:
                 raise ConfigError(f"config: unknown key {dotted!r}; {section} has {known}")
             data[section][key] = value
         return Config.from_dict(data)
+
+
+def preset_names() -> list[str]:
+    """The configs shipped in the package: ``default`` (every key, commented), ``fast``, ``quality``."""
+    folder = importlib.resources.files(__package__) / "configs"
+    return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def preset_text(name: str) -> str:
+    """The YAML text of a shipped preset, comments included.
+
+    Raises:
+        ConfigError: there is no preset of that name.
+    """
+    if name not in preset_names():
+        raise ConfigError(f"config: no preset {name!r}; presets are {', '.join(preset_names())}")
+    return (importlib.resources.files(__package__) / "configs" / f"{name}.yaml").read_text(encoding="utf-8")
+
+
+def _one_line(exc: Exception) -> str:
+    """PyYAML's messages span lines (problem, context, a caret drawing); keep problem and place."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark else " ".join(str(exc).split())
 
 
 def _plain(value: Any) -> Any:

@@ -24,13 +24,14 @@ import numpy as np
 import torch
 from av.video.reformatter import VideoReformatter
 
-from .errors import DecodeError, NoVideoStreamError, VideoOpenError
+from .errors import DecodeError, FrameError, NoVideoStreamError, VideoOpenError
 
 __all__ = [
     "Frame",
     "VideoInfo",
     "VideoReader",
     "analysis_view",
+    "check_frame",
     "frame_size",
     "keep",
     "scaled_size",
@@ -197,6 +198,32 @@ def _video_stream(container: av.container.InputContainer, path: str) -> av.Video
     return (real or streams)[0]
 
 
+def check_frame(frame: object) -> Frame:
+    """The frame itself if the picker can take it; say what is wrong otherwise.
+
+    Raises:
+        FrameError: not a PyAV frame, an (H, W, 3) uint8 array or a (3, H, W) uint8 tensor,
+            or empty.
+    """
+    if isinstance(frame, av.VideoFrame):
+        return frame
+    if isinstance(frame, np.ndarray):
+        ok = frame.ndim == 3 and frame.shape[2] == 3 and frame.dtype == np.uint8 and min(frame.shape[:2]) > 0
+        shape, dtype = frame.shape, frame.dtype
+    elif isinstance(frame, torch.Tensor):
+        ok = frame.ndim == 3 and frame.shape[0] == 3 and frame.dtype == torch.uint8 and min(frame.shape[1:]) > 0
+        shape, dtype = tuple(frame.shape), frame.dtype
+    else:
+        raise FrameError(
+            f"push() takes an av.VideoFrame, an (H, W, 3) uint8 RGB numpy array or a (3, H, W) uint8 RGB "
+            f"torch tensor, got {type(frame).__name__}"
+        )
+    if not ok:
+        kind = "(H, W, 3) uint8 RGB array" if isinstance(frame, np.ndarray) else "(3, H, W) uint8 RGB tensor"
+        raise FrameError(f"push() needs a non-empty {kind}, got shape {shape} {dtype}")
+    return frame
+
+
 def frame_size(frame: Frame) -> tuple[int, int]:
     """Stored (width, height) of a frame, before any rotation."""
     if isinstance(frame, av.VideoFrame):
@@ -245,7 +272,7 @@ def analysis_view(frame: Frame, short_side: int, reformatter: VideoReformatter |
             rgb = np.rot90(rgb, k=turns)
         return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)
     if isinstance(frame, np.ndarray):
-        resized = cv2.resize(_check_array(frame), (target_w, target_h), interpolation=cv2.INTER_AREA)
+        resized = cv2.resize(frame, (target_w, target_h), interpolation=cv2.INTER_AREA)
         return torch.from_numpy(np.ascontiguousarray(resized)).permute(2, 0, 1)
     return _resize_tensor(frame, target_w, target_h)
 
@@ -274,7 +301,7 @@ def small_bgr(frame: Frame, width: int, height: int, reformatter: VideoReformatt
         # cv2 INTER_LINEAR resize PySceneDetect applies itself.
         return _ffmpeg(frame, "bgr24", (width, height), "FAST_BILINEAR", reformatter)
     if isinstance(frame, np.ndarray):
-        resized = cv2.resize(_check_array(frame), (width, height), interpolation=cv2.INTER_LINEAR)
+        resized = cv2.resize(frame, (width, height), interpolation=cv2.INTER_LINEAR)
         return np.asarray(cv2.cvtColor(resized, cv2.COLOR_RGB2BGR))
     rgb = _resize_tensor(frame, width, height).permute(1, 2, 0).cpu().numpy()
     return np.ascontiguousarray(rgb[:, :, ::-1])
@@ -287,9 +314,9 @@ def to_rgb(frame: Frame) -> torch.Tensor:
         DecodeError: the frame's pixel format cannot be converted.
     """
     if isinstance(frame, torch.Tensor):
-        return _check_tensor(frame)
+        return frame
     if isinstance(frame, np.ndarray):
-        return torch.from_numpy(np.ascontiguousarray(_check_array(frame))).permute(2, 0, 1)
+        return torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)
     rgb = _ffmpeg(frame, "rgb24")  # swscale handles 10-bit, 4:2:2, 4:4:4 and the rest
     turns = _quarter_turns(frame)
     if turns:
@@ -316,19 +343,6 @@ def _ffmpeg(
 
 def _resize_tensor(frame: torch.Tensor, width: int, height: int) -> torch.Tensor:
     """Antialiased resize of a (3, H, W) uint8 tensor, on its own device."""
-    x = _check_tensor(frame).unsqueeze(0).float()
+    x = frame.unsqueeze(0).float()
     x = torch.nn.functional.interpolate(x, size=(height, width), mode="bilinear", antialias=True)
     return x[0].round().clamp(0, 255).to(torch.uint8)
-
-
-def _check_array(frame: np.ndarray) -> np.ndarray:
-    if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-        raise DecodeError(f"array frames must be (H, W, 3) uint8 RGB, got {frame.shape} {frame.dtype}")
-    return frame
-
-
-def _check_tensor(frame: torch.Tensor) -> torch.Tensor:
-    if frame.ndim != 3 or frame.shape[0] != 3 or frame.dtype != torch.uint8:
-        raise DecodeError(f"tensor frames must be (3, H, W) uint8 RGB, got {tuple(frame.shape)} {frame.dtype}")
-    return frame
-

@@ -5,7 +5,8 @@
     │   ├── VideoOpenError         missing, unreadable, or not a media file
     │   ├── NoVideoStreamError     a media file without a video stream (audio-only)
     │   ├── EmptyVideoError        a video stream that decodes to zero frames
-    │   └── DecodeError            decoding failed beyond what skipping packets can fix
+    │   ├── DecodeError            decoding failed beyond what skipping packets can fix
+    │   └── FrameError             a pushed frame or time the picker cannot take
     ├── ConfigError                an unknown key or a bad value in the configuration
     ├── ModelError                 the scoring model cannot be built or run
     │   └── WeightsUnavailableError   its weights are neither cached nor reachable
@@ -21,6 +22,7 @@ __all__ = [
     "ConfigError",
     "DecodeError",
     "EmptyVideoError",
+    "FrameError",
     "InputError",
     "ModelError",
     "NoVideoStreamError",
@@ -53,6 +55,10 @@ class EmptyVideoError(InputError):
 
 class DecodeError(InputError):
     """Decoding failed in a way that skipping corrupt packets cannot recover from."""
+
+
+class FrameError(InputError):
+    """``Picker.push`` got something that is not a frame it takes, or a time that is not a time."""
 
 
 class ConfigError(StreamthumbError):

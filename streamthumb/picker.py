@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import os
 import queue
 import sys
@@ -36,8 +37,18 @@ from tqdm import tqdm
 from ._device import resolve_device
 from .candidates import Candidate, CandidatePlanner
 from .config import Config
-from .decode import Frame, VideoReader, analysis_view, frame_size, keep, small_bgr, to_rgb, upright_size
-from .errors import EmptyVideoError, StreamthumbError
+from .decode import (
+    Frame,
+    VideoReader,
+    analysis_view,
+    check_frame,
+    frame_size,
+    keep,
+    small_bgr,
+    to_rgb,
+    upright_size,
+)
+from .errors import EmptyVideoError, FrameError, StreamthumbError
 from .faces import FaceDetector, make_face_detector
 from .results import Box, Pick, Result, Shot, Stats
 from .scoring import Scorer, load_scorer
@@ -122,15 +133,20 @@ class Picker:
         """Feed the next frame in presentation order, with its time in seconds.
 
         Arrays and tensors are copied, since callers often reuse their buffers; PyAV frames are
-        reference-counted and kept as they are.
+        reference-counted and kept as they are. A time earlier than the previous frame's (broken
+        timestamps) is taken as the previous frame's time, so times never run backwards.
 
         Raises:
+            FrameError: ``frame`` is not a frame the picker takes, or ``t`` is not a finite
+                number >= 0.
             DecodeError: the frame cannot be converted.
             StreamthumbError: the scoring thread failed (re-raised here).
         """
         self._raise_if_failed()
         if self._done:
             raise RuntimeError("Picker.push() after finish()")
+        frame = check_frame(frame)
+        t = max(_check_time(t), self._last_t)
         if self._small_size is None:
             self._small_size = analysis_size(*frame_size(frame), self.config.shots.analysis_width)
             self._size = upright_size(frame)
@@ -141,7 +157,7 @@ class Picker:
         for cand in self._planner.push(self._frames, t, keep(frame)):
             self._enqueue(cand)
         self._frames += 1
-        self._last_t = max(self._last_t, t)  # broken pts may step back; the end never does
+        self._last_t = t
         self._note_held()
 
     def finish(self, duration: float | None = None) -> Result:
@@ -183,6 +199,8 @@ class Picker:
             shots=shots,
             picks=picks,
             stats=self._stats(),
+            requested=self.config.select.k,
+            shortfall=self._shortfall(len(picks), fallback),
         )
 
     def close(self) -> None:
@@ -243,6 +261,24 @@ class Picker:
     def _shot_list(self, end: float) -> tuple[Shot, ...]:
         bounds = [0.0, *(c for c in self._planner.cuts if c < end), end]
         return tuple(Shot(a, b) for a, b in zip(bounds, bounds[1:], strict=False))
+
+    def _shortfall(self, found: int, fallback: bool) -> str | None:
+        """Why fewer than ``k`` picks came out, in the words a user can act on."""
+        k, cands, passed = self.config.select.k, self._counts["candidates"], self._counts["scored"]
+        if found >= k:
+            return None
+        if cands < k:
+            return (
+                f"the video gave only {cands} candidate frame{'s' if cands != 1 else ''} "
+                f"(one per shot, plus one every {self.config.candidates.every:g} s)"
+            )
+        if fallback or passed < k:
+            return f"only {passed} of {cands} candidates passed the blur and exposure filters"
+        per_shot = " or in the same shot (select.one_per_shot)" if self.config.select.one_per_shot else ""
+        return (
+            f"the other candidates are within select.min_gap={self.config.select.min_gap:g} s of a better "
+            f"pick{per_shot}"
+        )
 
     def _stats(self) -> Stats:
         timings = dict(self._timings)
@@ -345,6 +381,13 @@ class Picker:
             images = torch.stack([r.view for r in items]).to(self._scorer.device)
             scored += self._search_faces(self._clip(images, items))
         return sorted(scored, key=lambda s: -s.score)
+
+
+def _check_time(t: object) -> float:
+    """A frame time must be a finite number of seconds from the start."""
+    if isinstance(t, bool) or not isinstance(t, numbers.Real) or not math.isfinite(t) or t < 0:
+        raise FrameError(f"push() needs the frame's time as finite seconds >= 0, got {t!r}")
+    return float(t)
 
 
 def _same_shape(indices: Iterable[int], shape: Callable[[int], torch.Size]) -> list[list[int]]:

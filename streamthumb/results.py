@@ -131,11 +131,19 @@ class Result:
     shots: tuple[Shot, ...]
     picks: tuple[Pick, ...]
     stats: Stats
+    requested: int = 0
+    """How many picks were asked for (``select.k``); 0 when unknown."""
+    shortfall: str | None = None
+    """Why there are fewer picks than ``requested``; None when there are not."""
 
     def __post_init__(self) -> None:
         ranks = [p.rank for p in self.picks]
         if ranks != list(range(1, len(ranks) + 1)):
             raise ValueError(f"Result.picks must be ranked 1..n in order, got {ranks}")
+        if (self.shortfall is not None) != (len(self.picks) < self.requested):
+            raise ValueError(
+                f"Result.shortfall must explain exactly the picks missing: {len(self.picks)} of {self.requested}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document the CLI prints with ``--json``."""
@@ -146,6 +154,8 @@ class Result:
             "width": self.width,
             "height": self.height,
             "shots": [{"start": round(s.start, 4), "end": round(s.end, 4)} for s in self.shots],
+            "requested": self.requested,
+            "shortfall": self.shortfall,
             "picks": [p.to_dict() for p in self.picks],
             "stats": self.stats.to_dict(),
         }

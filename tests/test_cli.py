@@ -41,14 +41,15 @@ def test_json_output_schema(run, standard_video, tmp_path):
     stats = doc["stats"]
     assert stats["frames_decoded"] == 275 and stats["candidates"] >= stats["scored"] > 0
     assert {"decode", "shots", "sharpness", "clip", "faces", "select"} <= set(stats["timings"])
-    assert sorted(os.listdir(out_dir)) == sorted(Path(p["path"]).name for p in doc["picks"])
+    assert sorted(os.listdir(out_dir / "standard")) == sorted(Path(p["path"]).name for p in doc["picks"])
+    assert doc["requested"] == 2 and doc["shortfall"] is None
 
 
 def test_text_output_and_summary(run, standard_video, tmp_path):
     code, out, err = run(str(standard_video[0]), "--out", str(tmp_path / "t"))
     assert code == 0
     assert len(out.strip().splitlines()) == 3 and "score" in out
-    assert "3 thumbnails from 11.0 s of video" in err and "5 shots" in err
+    assert "3 thumbnails of 3 asked from 11.0 s of video" in err and "5 shots" in err
 
 
 def test_quiet_prints_nothing_on_stderr(run, standard_video, tmp_path):
@@ -145,3 +146,119 @@ def test_bad_set_value_and_bad_list_are_one_line_errors(run, standard_video, tmp
     code = main(["batch", f"@{tmp_path}", "--out", str(tmp_path / "o"), "-q"])
     err = capsys.readouterr().err
     assert code == 1 and "cannot read the list of paths" in err
+
+
+def test_reruns_replace_a_videos_thumbnails_and_videos_get_their_own_folders(run, standard_video, tmp_path):
+    out = tmp_path / "thumbs"
+    assert run(str(standard_video[0]), "-k", "3", "--out", str(out), "-q")[0] == 0
+    assert len(os.listdir(out / "standard")) == 3
+    code, stdout, _ = run(str(standard_video[0]), "-k", "2", "--out", str(out), "-q", "--json")
+    names = sorted(os.listdir(out / "standard"))
+    assert code == 0 and names == sorted(Path(p["path"]).name for p in json.loads(stdout)["picks"])
+    assert [n[:3] for n in names] == ["01_", "02_"]  # no stale 03 left behind
+    other = tmp_path / "other.mp4"
+    other.write_bytes(standard_video[0].read_bytes())
+    assert run(str(other), "-k", "1", "--out", str(out), "-q")[0] == 0
+    assert sorted(os.listdir(out)) == ["other", "standard"] and len(os.listdir(out / "standard")) == 2
+
+
+def test_thumbnails_get_the_umask_mode_not_0600(run, standard_video, tmp_path):
+    old = os.umask(0o022)
+    try:
+        assert run(str(standard_video[0]), "-k", "1", "--out", str(tmp_path / "t"), "-q")[0] == 0
+    finally:
+        os.umask(old)
+    (thumb,) = (tmp_path / "t" / "standard").iterdir()
+    assert thumb.stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize("where", ["file", "under-a-file", "proc"])
+def test_unusable_output_fails_before_decoding(where, run, standard_video, tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    out = {"file": blocker, "under-a-file": blocker / "sub", "proc": Path("/proc/streamthumb-test")}[where]
+    import streamthumb.picker
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("decoded a video although the output folder is unusable")
+
+    monkeypatch.setattr(streamthumb.picker, "pick", no_decoding)
+    code, out_text, err = run(str(standard_video[0]), "--out", str(out), "-q")
+    assert code == 1 and out_text == "" and err.startswith("streamthumb: error: cannot ")
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_fewer_picks_than_asked_say_why(run, tmp_path):
+    path = tmp_path / "short.mp4"
+    write_video(path, [Segment("coffee", 5.0)])
+    code, out, err = run(str(path), "-k", "3", "--out", str(tmp_path / "o"))
+    assert code == 0 and len(out.strip().splitlines()) < 3
+    assert "of 3 asked" in err and "fewer than 3: " in err and "candidate" in err
+    code, out, _ = run(str(path), "-k", "3", "--no-write", "--json", "-q")
+    doc = json.loads(out)
+    assert doc["requested"] == 3 and len(doc["picks"]) < 3 and "candidate" in doc["shortfall"]
+
+
+def test_one_frame_video_summary_is_not_zero_seconds(run, tmp_path):
+    path = tmp_path / "one.mp4"
+    write_video(path, [Segment("coffee", 0.04)])
+    code, _, err = run(str(path), "-k", "1", "--out", str(tmp_path / "o"))
+    assert code == 0 and "1 thumbnail of 1 asked from 0.04 s of video" in err
+    assert "1 frame," in err and "1 shot)" in err and "0.0 s" not in err and "0.0x" not in err
+
+
+def test_progress_bar_only_on_a_terminal_unless_asked(run, standard_video, tmp_path):
+    _, _, err = run(str(standard_video[0]), "--out", str(tmp_path / "t"))
+    assert "\r" not in err  # capsys is not a TTY
+    _, _, err = run(str(standard_video[0]), "--out", str(tmp_path / "t"), "--progress")
+    assert "\r" in err or "%|" in err
+
+
+def test_config_command_prints_the_shipped_defaults(capsys):
+    from streamthumb import Config
+
+    assert main(["config"]) == 0
+    text = capsys.readouterr().out
+    import yaml
+
+    assert Config.from_dict(yaml.safe_load(text)) == Config() and "# " in text
+    assert main(["config", "fast"]) == 0 and "keyframes" in capsys.readouterr().out
+    assert main(["config", "nope"]) == 2 and "presets are default, fast, quality" in capsys.readouterr().err
+
+
+def test_version_and_pick_help_show_defaults(capsys):
+    import streamthumb
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out.strip() == f"streamthumb {streamthumb.__version__}"
+    with pytest.raises(SystemExit):
+        main(["pick", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "select.k; default: 3" in text and "(default: thumbs)" in text and "runtime.batch_size; default: 16" in text
+
+
+@pytest.mark.slow
+def test_help_version_and_usage_errors_answer_without_torch(tmp_path):
+    for args, code in ((["--help"], 0), (["--version"], 0), (["pick"], 2), (["nope"], 2)):
+        done = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "streamthumb", *args], capture_output=True, text=True
+        )
+        assert done.returncode == code, done.stderr[-500:]
+        imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+        assert not imported & {"torch", "open_clip", "av", "cv2"}, args
+
+
+@pytest.mark.slow
+def test_export_into_a_closed_pipe_is_quiet(tiny_clip_dir, standard_video, tmp_path):
+    db = tmp_path / "m.db"
+    from streamthumb.library import Manifest, VideoRecord
+
+    with Manifest(db) as manifest:
+        for i in range(3000):
+            manifest.record(VideoRecord(path=f"/v/{i:05d}.mp4", status="done", config_hash="h", thumbs=f"/t/{i}"))
+    done = subprocess.run(
+        f"{sys.executable} -m streamthumb export --db {db} | head -n 1", shell=True, capture_output=True, text=True
+    )
+    assert done.returncode == 0 and done.stdout.count("\n") == 1
+    assert done.stderr == "", done.stderr

@@ -8,12 +8,24 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_default_yaml_mirrors_code_defaults():
-    assert Config.from_yaml(ROOT / "configs" / "default.yaml") == Config()
+    assert Config.from_yaml(ROOT / "streamthumb" / "configs" / "default.yaml") == Config()
 
 
-def test_every_yaml_in_configs_loads():
-    for path in (ROOT / "configs").glob("*.yaml"):
+def test_every_shipped_preset_loads_by_name_and_path():
+    from streamthumb.config import preset_names
+
+    assert preset_names() == ["default", "fast", "quality"]
+    for name in preset_names():
+        assert Config.from_yaml(name) == Config.from_yaml(ROOT / "streamthumb" / "configs" / f"{name}.yaml")
+    assert Config.from_yaml("fast").decode.sampling == "keyframes"
+
+
+def test_bad_yaml_is_a_one_line_error(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("select:\n  k: [1\n")
+    with pytest.raises(ConfigError) as err:
         Config.from_yaml(path)
+    assert "\n" not in str(err.value) and "line" in str(err.value)
 
 
 def test_partial_yaml_keeps_other_defaults(tmp_path):

@@ -69,3 +69,34 @@ def test_unwritable_folder_is_an_output_error(tmp_path):
     blocker.write_text("x")
     with pytest.raises(OutputError, match="cannot create output folder"):
         write_thumbnails(result_with([gradient()]), blocker / "sub")
+
+
+def test_written_files_follow_the_umask(tmp_path):
+    old = os.umask(0o027)
+    try:
+        write_thumbnails(result_with([gradient()]), tmp_path / "out")
+    finally:
+        os.umask(old)
+    (path,) = (tmp_path / "out").iterdir()
+    assert path.stat().st_mode & 0o777 == 0o640
+
+
+def test_a_new_result_replaces_only_our_earlier_thumbnails(tmp_path):
+    out = tmp_path / "out"
+    write_thumbnails(result_with([gradient()] * 3), out)
+    (out / "notes.txt").write_text("mine")
+    (out / "01_holiday.jpg").write_bytes(b"not ours")
+    res = write_thumbnails(result_with([gradient()]), out, OutputConfig(format="png"))
+    assert sorted(os.listdir(out)) == sorted(["notes.txt", "01_holiday.jpg", os.path.basename(res.picks[0].path)])
+
+
+def test_prepared_folder_removes_what_it_created_when_the_work_fails(tmp_path):
+    from streamthumb.output import prepared_folder
+
+    target = tmp_path / "a" / "b"
+    with pytest.raises(RuntimeError), prepared_folder(target):
+        raise RuntimeError("decode failed")
+    assert not (tmp_path / "a").exists()
+    with prepared_folder(target) as folder:
+        assert folder == target and target.is_dir() and os.listdir(target) == []
+    assert target.is_dir()

@@ -232,3 +232,42 @@ def test_keyframe_mode_keeps_the_container_duration(standard_video, tiny_config)
     result = pick(standard_video[0], tiny_config.with_overrides({"decode.sampling": "keyframes"}), scorer=ConstantScorer())
     assert result.duration == pytest.approx(11.0, abs=0.05) and not result.stats.truncated
     assert result.shots[-1].end == pytest.approx(result.duration)
+
+
+@pytest.mark.parametrize(
+    ("frame", "message"),
+    [
+        ("hello", "got str"),
+        (np.zeros((4, 4), np.uint8), r"\(H, W, 3\) uint8 RGB array, got shape \(4, 4\)"),
+        (np.zeros((4, 4, 3), np.float32), "float32"),
+        (np.zeros((0, 4, 3), np.uint8), "non-empty"),
+        (torch.zeros((4, 4, 3), dtype=torch.uint8), r"\(3, H, W\) uint8 RGB tensor, got shape \(4, 4, 3\)"),
+        (torch.zeros((3, 4, 4), dtype=torch.float32), "torch.float32"),
+    ],
+    ids=["str", "2d-array", "float-array", "empty-array", "hwc-tensor", "float-tensor"],
+)
+def test_push_rejects_what_is_not_a_frame_with_a_frame_error(frame, message):
+    from streamthumb import FrameError
+
+    with Picker(Config(), scorer=ConstantScorer()) as picker:
+        with pytest.raises(FrameError, match=message):
+            picker.push(frame, 0.0)
+
+
+@pytest.mark.parametrize("t", [math.nan, math.inf, -1.0, "0.5", None])
+def test_push_rejects_times_that_are_not_seconds(t):
+    from streamthumb import FrameError
+
+    with Picker(Config(), scorer=ConstantScorer()) as picker:
+        with pytest.raises(FrameError, match="finite seconds"):
+            picker.push(np.zeros((8, 8, 3), np.uint8), t)
+
+
+def test_times_that_step_back_are_held_at_the_previous_time():
+    frames = [np.full((64, 64, 3), 40 * i, np.uint8) for i in range(1, 5)]
+    with Picker(Config(), scorer=ConstantScorer()) as picker:
+        for frame, t in zip(frames, [0.0, 0.04, 0.02, np.float32(0.12)], strict=True):
+            picker.push(frame, t)
+        result = picker.finish()
+    assert result.stats.frames_decoded == 4
+    assert result.duration == pytest.approx(0.12 + 1 / 25)
