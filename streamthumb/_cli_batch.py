@@ -16,7 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ._cli_options import add_config_options, load_config
+from ._cli_options import add_config_options, load_config, show_progress
+from .library import VIDEO_EXTENSIONS  # light: sqlite and the config, no torch
 
 __all__ = ["COMMANDS", "add_parsers", "run"]
 
@@ -25,9 +26,10 @@ COMMANDS = ("batch", "export")
 
 
 def add_parsers(subparsers: Any) -> None:
-    """Add ``batch`` and ``export`` to the ``streamthumb`` subcommand parsers."""
-    from .batch import VIDEO_EXTENSIONS
+    """Add ``batch`` and ``export`` to the ``streamthumb`` subcommand parsers.
 
+    Imports nothing heavy: ``--help`` must answer before torch loads.
+    """
     b = subparsers.add_parser(
         "batch",
         help="pick thumbnails for a whole library, resumably",
@@ -51,7 +53,9 @@ def add_parsers(subparsers: Any) -> None:
     b.add_argument("--ext", metavar="LIST", help=f"comma-separated extensions to find in folders (default: {known})")
     b.add_argument("--retry-failed", action="store_true", help="retry videos that failed in an earlier run")
     b.add_argument("--force", action="store_true", help="redo every video, even if done with these settings")
-    b.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no summary; the exit code tells")
+    b.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bar, no summary, no warnings; the exit code tells"
+    )
 
     e = subparsers.add_parser(
         "export", help="write a batch manifest as JSON lines or CSV", description="Write a batch manifest out."
@@ -72,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _cmd_batch(args: argparse.Namespace) -> int:
-    from .batch import VIDEO_EXTENSIONS, format_summary, run_batch
+    from .batch import format_summary, run_batch  # torch: only once there is work to do
 
     summary = run_batch(
         args.inputs,
@@ -83,7 +87,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         extensions=_extensions(args.ext) if args.ext else VIDEO_EXTENSIONS,
         retry_failed=args.retry_failed,
         force=args.force,
-        progress=not args.quiet,
+        progress=show_progress(args),
     )
     if not args.quiet:
         print(format_summary(summary), file=sys.stderr)
@@ -114,5 +118,3 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
-
-

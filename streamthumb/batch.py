@@ -38,19 +38,26 @@ from ._device import resolve_device
 from .config import Config
 from .errors import ConfigError, InputError, ModelError, OutputError, StreamthumbError
 from .faces import FaceDetector, make_face_detector
-from .library import DB_NAME, FileStamp, Manifest, VideoRecord, config_hash, file_stamp, video_id
+from .library import (
+    DB_NAME,
+    VIDEO_EXTENSIONS,
+    FileStamp,
+    Manifest,
+    VideoRecord,
+    config_hash,
+    file_stamp,
+    video_id,
+)
 from .output import make_folder, write_thumbnails
 from .picker import pick
 from .scoring import Scorer, load_scorer
 
 __all__ = ["VIDEO_EXTENSIONS", "BatchSummary", "Failure", "format_summary", "run_batch"]
 
-VIDEO_EXTENSIONS = frozenset(
-    ".3gp .avi .flv .m2ts .m4v .mkv .mov .mp4 .mpeg .mpg .mts .mxf .ogv .ts .webm .wmv".split()
-)
-"""Extensions picked up when walking a folder; files named explicitly are always tried."""
 FAILURES_KEPT = 100
-"""Failures listed in the summary; the manifest has every one."""
+"""Failures, and warnings, listed in the summary; the manifest has every one."""
+_SHOWN_FIRST = (".mp4", ".mkv", ".mov", ".webm", ".avi")
+"""Extensions named first when a warning lists what a folder walk looked for."""
 _POLL = 0.5
 """Seconds between checks that the workers are alive while waiting for one."""
 
@@ -83,6 +90,11 @@ class BatchSummary:
     failures: tuple[Failure, ...] = field(repr=False)
     """This run's failures, the first ``FAILURES_KEPT`` of them."""
     db: str
+    warnings: tuple[str, ...] = field(default=(), repr=False)
+    """This run's warnings, the first ``FAILURES_KEPT``: videos done from damaged files (their
+    thumbnails may miss the damaged part), and inputs that held no video at all."""
+    warning_count: int = 0
+    """All of this run's warnings, kept or not."""
 
     @property
     def videos(self) -> int:
@@ -100,8 +112,9 @@ class BatchSummary:
 
     @property
     def exit_code(self) -> int:
-        """1 while any input video is in the failed state, so reruns report the same."""
-        return 1 if self.failed or self.previously_failed else 0
+        """1 while any input video is in the failed state, so reruns report the same, or when
+        the inputs held no video at all: a mistyped ``--ext`` must not look like success."""
+        return 1 if self.failed or self.previously_failed or not self.videos else 0
 
 
 def run_batch(
@@ -135,24 +148,25 @@ def run_batch(
         stdin: Where ``-`` reads paths; ``sys.stdin`` by default.
 
     Returns:
-        Counts, timings and this run's failures. Per-video failures never raise.
+        Counts, timings, this run's failures and warnings. Per-video failures never raise.
 
     Raises:
         ConfigError: ``workers`` < 1, or a setting is invalid.
-        InputError: an ``@FILE`` list cannot be read.
+        InputError: an input path does not exist, or an ``@FILE`` list cannot be read; checked
+            before anything is created.
         OutputError: the output folder or manifest cannot be created, or another run holds it.
         ModelError: the scorer cannot be loaded.
     """
     if workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {workers}")
+    _check_inputs(inputs)
     start = time.perf_counter()
     cfg = config or Config()
     out = make_folder(Path(out_dir).resolve())
     stdin = stdin or sys.stdin
     exts = frozenset(e.lower() for e in extensions)
-    _check_lists(inputs)
     with Manifest(db if db is not None else out / DB_NAME) as manifest, _Seen() as seen:
-        total = None if "-" in inputs else sum(1 for _ in _iter_inputs(inputs, exts, stdin))
+        total = None if "-" in inputs else sum(i.warning is None for i in _iter_inputs(inputs, exts, stdin))
         shared = _SharedScorer(lambda: scorer or load_scorer(cfg.scoring, resolve_device(cfg.runtime.device)))
         with _progress_bar(total, progress) as bar:
             run = _Run(manifest, seen, bar, cfg, out, retry_failed=retry_failed, force=force)
@@ -174,19 +188,27 @@ def format_summary(summary: BatchSummary) -> str:
     s = summary
     lines = [
         f"streamthumb batch: {s.done} done, {s.skipped} skipped, {s.failed} failed"
-        + (f", {s.duplicates} duplicate inputs ignored" if s.duplicates else ""),
+        + (f", {s.duplicates} duplicate inputs ignored" if s.duplicates else "")
+        + (f", {s.warning_count} warnings" if s.warning_count else ""),
         f"  {s.video_seconds / 3600:.2f} h of video in {s.wall_s:.1f} s: {s.videos_per_hour:.0f} videos/hour, "
         f"scorer busy {s.scorer_busy:.0%}",
     ]
+    if not s.videos:
+        lines.append("  no video found in the inputs: nothing was done (exit code 1)")
     if s.previously_failed:
         lines.append(f"  {s.previously_failed} skipped videos failed in an earlier run; --retry-failed retries them")
-    if s.failures:
-        lines.append("  failed:")
-        lines += [f"    {f.reason}" for f in s.failures]
-        if s.failed > len(s.failures):
-            lines.append(f"    ... and {s.failed - len(s.failures)} more")
+    lines += _listed("failed", [f.reason for f in s.failures], s.failed)
+    lines += _listed("warnings", list(s.warnings), s.warning_count)
     lines.append(f"  manifest: {s.db} (streamthumb export --db {s.db} --format csv)")
     return "\n".join(lines)
+
+
+def _listed(title: str, lines: list[str], total: int) -> list[str]:
+    """A titled, indented block of summary lines, saying how many were left out."""
+    if not lines:
+        return []
+    more = [f"    ... and {total - len(lines)} more"] if total > len(lines) else []
+    return [f"  {title}:", *(f"    {line}" for line in lines), *more]
 
 
 # -- inputs ------------------------------------------------------------------------------------
@@ -198,38 +220,83 @@ class _Input:
     """As listed; relative paths are relative to the working directory."""
     problem: str | None = None
     """Set when a folder cannot even be listed."""
+    warning: str | None = None
+    """Set when an input held no video: not a video itself, only news for the summary."""
 
 
-def _check_lists(inputs: Sequence[str]) -> None:
-    """Fail before any work if an ``@FILE`` is missing, not midway through the library."""
+def _check_inputs(inputs: Sequence[str]) -> None:
+    """Fail before any work on a mistyped path or a missing ``@FILE``, not midway through the library.
+
+    Paths inside lists are not checked here: a list is the user's inventory, so its missing
+    files become failed rows, which is news worth keeping.
+
+    Raises:
+        InputError: the first input that does not exist, or a list that cannot be read.
+    """
     for arg in inputs:
-        if arg.startswith("@") and not (os.path.isfile(arg[1:]) and os.access(arg[1:], os.R_OK)):
-            raise InputError(f"{arg}: cannot read the list of paths {arg[1:]!r}; check the name after @")
+        if arg == "-":
+            continue
+        if arg.startswith("@"):
+            if not (os.path.isfile(arg[1:]) and os.access(arg[1:], os.R_OK)):
+                raise InputError(f"{arg}: cannot read the list of paths {arg[1:]!r}; check the name after @")
+        elif not os.path.lexists(arg):  # a broken link exists: it gets a row saying it is broken
+            raise InputError(f"{arg}: no such file or folder")
 
 
 def _iter_inputs(inputs: Sequence[str], exts: frozenset[str], stdin: TextIO) -> Iterator[_Input]:
     for arg in inputs:
         if arg == "-":
-            yield from _iter_listed(stdin, exts)
+            yield from _iter_listed(stdin, exts, "- (standard input)")
         elif arg.startswith("@"):
             with open(arg[1:], encoding="utf-8", errors="surrogateescape") as fh:
-                yield from _iter_listed(fh, exts)
+                yield from _iter_listed(fh, exts, arg)
         else:
             yield from _iter_path(arg, exts)
 
 
-def _iter_listed(lines: TextIO, exts: frozenset[str]) -> Iterator[_Input]:
+def _iter_listed(lines: TextIO, exts: frozenset[str], name: str) -> Iterator[_Input]:
+    listed = 0
     for line in lines:
         path = line.strip()
         if path and not path.startswith("#"):
+            listed += 1
             yield from _iter_path(path, exts)
+    if not listed:
+        yield _Input(name, warning=f"{name}: lists no paths")
 
 
 def _iter_path(path: str, exts: frozenset[str]) -> Iterator[_Input]:
-    if os.path.isdir(path):
-        yield from _walk(path, exts)
-    else:
+    """The videos of ``path``; a folder that holds none yields a warning instead."""
+    if not os.path.isdir(path):
         yield _Input(path)  # missing files and broken links fail with the decoder's reason
+        return
+    found = 0
+    for item in _walk(path, exts):
+        found += 1
+        yield item
+    if not found:
+        yield _Input(path, warning=f"{path}: no video files ({_looked_for(exts)}) found; --ext changes the list")
+
+
+def _looked_for(exts: frozenset[str]) -> str:
+    """The extensions a walk looked for, common ones first, at most five of them named."""
+    if not exts:
+        return "no extensions given"
+    names = sorted(exts, key=lambda e: (_SHOWN_FIRST.index(e) if e in _SHOWN_FIRST else len(_SHOWN_FIRST), e))
+    more = f" and {len(names) - 5} more" if len(names) > 5 else ""
+    return ", ".join(names[:5]) + more
+
+
+def _manifest_key(path: str) -> str:
+    """The resolved path, except for a broken symlink: then the link itself, its folder resolved.
+
+    A broken link's target is not what the user listed and may never exist; keyed by the
+    target, the row and the video id would name a file nobody can find.
+    """
+    if os.path.islink(path) and not os.path.exists(path):
+        parent, name = os.path.split(os.path.abspath(path))
+        return os.path.join(os.path.realpath(parent), name)
+    return os.path.realpath(path)
 
 
 def _walk(folder: str, exts: frozenset[str]) -> Iterator[_Input]:
@@ -325,7 +392,18 @@ class _Outcome:
     picks: tuple[Mapping[str, Any], ...] = ()
     duration: float | None = None
     frames: int | None = None
+    truncated: bool | None = None
+    corrupt_packets: int | None = None
     error: str | None = None
+
+    @property
+    def damage(self) -> str | None:
+        """A warning line when the video was done from a damaged file, else None."""
+        problems = ["truncated (the video ended early)"] if self.truncated else []
+        if self.corrupt_packets:
+            s = "s" if self.corrupt_packets != 1 else ""
+            problems.append(f"{self.corrupt_packets} corrupt packet{s} skipped")
+        return f"{self.task.listed}: {', '.join(problems)}" if problems else None
 
 
 class _Workers:
@@ -455,6 +533,8 @@ def _process(task: _Task, config: Config, scorer: Scorer, faces: FaceDetector | 
         picks=tuple(p.to_dict() for p in result.picks),
         duration=result.duration,
         frames=result.stats.frames_decoded,
+        truncated=result.stats.truncated,
+        corrupt_packets=result.stats.corrupt_packets,
     )
 
 
@@ -505,14 +585,19 @@ class _Run:
         self.video_seconds = 0.0
         self.frames = 0
         self.failures: list[Failure] = []
+        self.warnings: list[str] = []
+        self.warning_count = 0
         self._start = time.perf_counter()
 
     def offer(self, item: _Input, pool: _Workers) -> None:
         """Skip, or queue, one input; commits finished outcomes when the pool is full."""
+        if item.warning is not None:  # not a video: no row, no progress
+            self._warn(item.warning)
+            return
         if item.problem is not None:  # a folder, not a video: reported, no manifest row
             self._fail(item.path, item.problem)
             return
-        path = os.path.realpath(item.path)
+        path = _manifest_key(item.path)
         if not self.seen.add(path):
             self._count("duplicates")
             return
@@ -545,6 +630,8 @@ class _Run:
                 timings=dict(o.timings),
                 duration=o.duration,
                 frames=o.frames,
+                truncated=o.truncated,
+                corrupt_packets=o.corrupt_packets,
                 finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             )
         )
@@ -553,6 +640,8 @@ class _Run:
             return
         self.video_seconds += o.duration or 0.0
         self.frames += o.frames or 0
+        if o.damage:
+            self._warn(o.damage)
         self._count("done")
 
     def _needs_work(self, row: VideoRecord | None, path: str, thumbs: Path) -> bool:
@@ -585,6 +674,11 @@ class _Run:
             self.failures.append(Failure(path, reason))
         self._count("failed")
 
+    def _warn(self, message: str) -> None:
+        if len(self.warnings) < FAILURES_KEPT:
+            self.warnings.append(message)
+        self.warning_count += 1
+
     def _count(self, what: str) -> None:
         self.counts[what] += 1
         elapsed = time.perf_counter() - self._start
@@ -607,6 +701,8 @@ class _Run:
             scorer_busy_s=scorer_busy_s,
             failures=tuple(self.failures),
             db=db,
+            warnings=tuple(self.warnings),
+            warning_count=self.warning_count,
         )
 
 

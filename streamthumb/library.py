@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import hashlib
@@ -21,7 +22,7 @@ import json
 import os
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TextIO, get_args
@@ -41,6 +42,7 @@ __all__ = [
     "FileStamp",
     "Manifest",
     "Status",
+    "VIDEO_EXTENSIONS",
     "VideoRecord",
     "config_hash",
     "file_stamp",
@@ -49,10 +51,18 @@ __all__ = [
     "write_export",
 ]
 
+VIDEO_EXTENSIONS = frozenset(
+    ".3gp .avi .flv .m2ts .m4v .mkv .mov .mp4 .mpeg .mpg .mts .mxf .ogv .ts .webm .wmv".split()
+)
+"""Extensions picked up when walking a folder; files named explicitly are always tried.
+
+Here, not in ``batch``, so the CLI can list them in ``--help`` without importing torch.
+"""
 DB_NAME = "streamthumb.db"
 """The manifest's file name inside the output folder, unless ``--db`` says otherwise."""
-SCHEMA_VERSION = 1
-"""Stored in ``PRAGMA user_version``; a newer file is refused rather than misread."""
+SCHEMA_VERSION = 2
+"""Stored in ``PRAGMA user_version``; a newer file is refused rather than misread, an older one
+is migrated on first write. Version 2 added ``truncated`` and ``corrupt_packets``."""
 FINGERPRINT_SPAN = 1 << 20
 """Bytes hashed at each end of a file: enough to see a re-encode, cheap on network drives."""
 
@@ -74,9 +84,13 @@ CREATE TABLE IF NOT EXISTS videos (
     timings     TEXT NOT NULL DEFAULT '{}',
     duration    REAL,
     frames      INTEGER,
-    finished_at TEXT
+    finished_at TEXT,
+    truncated   INTEGER CHECK (truncated IN (0, 1)),
+    corrupt_packets INTEGER
 )
 """
+_ADDED = {"truncated": "INTEGER CHECK (truncated IN (0, 1))", "corrupt_packets": "INTEGER"}
+"""Columns added since version 1, with their types: a migration adds whichever are missing."""
 _JSON_FIELDS = ("picks", "timings")
 
 
@@ -117,6 +131,10 @@ class VideoRecord:
     frames: int | None = None
     finished_at: str | None = None
     """ISO 8601 UTC time the row became ``done`` or ``failed``."""
+    truncated: bool | None = None
+    """The video ended before its container said it would: its thumbnails cover only a part."""
+    corrupt_packets: int | None = None
+    """Packets the decoder could not decode and skipped; the rest still gave thumbnails."""
 
     def __post_init__(self) -> None:
         if self.status not in get_args(Status):
@@ -172,6 +190,7 @@ class Manifest:
                 self._conn = _connect(str(self.path))
                 self._setup()
             self._check_version()
+            self._select = self._select_list()
         except StreamthumbError:
             self.close()
             raise
@@ -186,12 +205,40 @@ class Manifest:
     def _setup(self) -> None:
         self._sql("PRAGMA journal_mode=WAL")  # readers (export) never block the run
         self._sql("PRAGMA synchronous=FULL")  # a committed row survives power loss too
-        self._sql(_SCHEMA)
-        if self._version() == 0:
+        if self._version() < SCHEMA_VERSION:  # a newer file is left untouched, and refused
+            self._migrate()
+
+    def _migrate(self) -> None:
+        """Create the table, or add the columns an older streamthumb did not write.
+
+        One transaction, so a kill midway leaves the old manifest as it was, still readable by
+        the version that wrote it; adding only missing columns also repairs a file whose
+        version was never stamped.
+        """
+        self._sql("BEGIN IMMEDIATE")
+        try:
+            self._sql(_SCHEMA)
+            present = self._present_columns()
+            for name, kind in _ADDED.items():
+                if name not in present:
+                    self._sql(f"ALTER TABLE videos ADD COLUMN {name} {kind}")
             self._sql(f"PRAGMA user_version={SCHEMA_VERSION}")
+            self._sql("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("ROLLBACK")
+            raise
 
     def _version(self) -> int:
         return int(self._sql("PRAGMA user_version").fetchone()[0])
+
+    def _present_columns(self) -> set[str]:
+        return {row[1] for row in self._sql("PRAGMA table_info(videos)")}
+
+    def _select_list(self) -> str:
+        """Columns to read; those an older manifest lacks (read-only, so not migrated) read as NULL."""
+        present = self._present_columns()
+        return ", ".join(c if c in present else f"NULL AS {c}" for c in _COLUMNS)
 
     def _check_version(self) -> None:
         version = self._version()
@@ -200,7 +247,7 @@ class Manifest:
 
     def get(self, path: str) -> VideoRecord | None:
         """The row of ``path``, or None."""
-        row = self._sql(f"SELECT {', '.join(_COLUMNS)} FROM videos WHERE path = ?", (path,)).fetchone()
+        row = self._sql(f"SELECT {self._select} FROM videos WHERE path = ?", (path,)).fetchone()
         return _from_row(row) if row else None
 
     def record(self, rec: VideoRecord) -> None:
@@ -230,7 +277,7 @@ class Manifest:
     def records(self, status: Status | None = None) -> Iterator[VideoRecord]:
         """Every row (or those with ``status``), by path, streamed from the database."""
         where, params = ("WHERE status = ?", (status,)) if status else ("", ())
-        for row in self._sql(f"SELECT {', '.join(_COLUMNS)} FROM videos {where} ORDER BY path", params):
+        for row in self._sql(f"SELECT {self._select} FROM videos {where} ORDER BY path", params):
             yield _from_row(row)
 
     def counts(self) -> dict[str, int]:
@@ -286,6 +333,8 @@ def _from_row(row: tuple[Any, ...]) -> VideoRecord:
     data = dict(zip(_COLUMNS, row, strict=True))
     for name in _JSON_FIELDS:
         data[name] = json.loads(data[name])
+    if data["truncated"] is not None:
+        data["truncated"] = bool(data["truncated"])  # SQLite has no bool: stored as 0/1
     return VideoRecord.from_dict(data)
 
 
@@ -351,7 +400,7 @@ def write_export(records: Iterable[VideoRecord], fmt: ExportFormat, out: TextIO)
     writer.writeheader()
     for rec in records:
         row = rec.to_dict()
-        writer.writerow({k: json.dumps(row[k]) if k in _JSON_FIELDS else row[k] for k in _COLUMNS})
+        writer.writerow({k: _to_cell(k, row[k]) for k in _COLUMNS})
         count += 1
     return count
 
@@ -374,7 +423,26 @@ def read_export(lines: Iterable[str], fmt: ExportFormat) -> Iterator[VideoRecord
         raise InputError(f"not a streamthumb {fmt} export: {exc}") from exc
 
 
-_CSV_TYPES: dict[str, type] = {"size": int, "frames": int, "mtime": float, "duration": float}
+def _to_cell(name: str, value: Any) -> Any:
+    if name in _JSON_FIELDS:
+        return json.dumps(value)
+    return int(value) if isinstance(value, bool) else value  # 0/1, as in the manifest
+
+
+def _bool_cell(cell: str) -> bool:
+    if cell not in ("0", "1"):
+        raise ValueError(f"expected 0 or 1, got {cell!r}")
+    return cell == "1"
+
+
+_CSV_TYPES: dict[str, Callable[[str], Any]] = {
+    "size": int,
+    "frames": int,
+    "mtime": float,
+    "duration": float,
+    "truncated": _bool_cell,
+    "corrupt_packets": int,
+}
 
 
 def _from_cell(name: str, cell: str) -> Any:

@@ -22,7 +22,7 @@ import yaml
 import synthetic
 from streamthumb import ConfigError, InputError, batch, cli
 from streamthumb.batch import run_batch
-from streamthumb.library import DB_NAME, Manifest, VideoRecord, read_export
+from streamthumb.library import DB_NAME, VIDEO_EXTENSIONS, Manifest, VideoRecord, read_export
 from synthetic import Segment, write_video
 
 K = 2
@@ -56,6 +56,9 @@ class Library:
     """The folder, plus a good video listed a second time."""
 
     def key(self, path: Path) -> str:
+        """The manifest key: the resolved path, or a broken link's own path (its folder resolved)."""
+        if path.is_symlink() and not path.exists():
+            return str(path.parent.resolve() / path.name)
         return os.path.realpath(path)
 
 
@@ -385,3 +388,96 @@ def test_videos_in_flight_stay_bounded(tiny_config, tmp_path, monkeypatch):
     summary = run_batch(["-"], tmp_path / "thumbs", tiny_config, workers=1, stdin=io.StringIO(paths))
     assert summary.failed == 60 and max(peak) == 2
     assert all(f.reason.endswith("no such file") for f in summary.failures)
+
+
+def test_a_broken_link_is_recorded_under_its_own_name(first_run, library):
+    link = library.root / "gone.mp4"
+    rows = records(first_run.out / DB_NAME)
+    row = rows[str(library.root.resolve() / "gone.mp4")]
+    assert row.status == "failed" and "broken symlink" in row.error
+    assert Path(row.thumbs).name.startswith("gone-")  # not named after the target it never reached
+    assert os.path.realpath(link) not in rows
+
+
+def test_an_empty_folder_or_an_unmatched_ext_warns_and_exits_1(small, tiny_config, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    summary = run_batch([str(empty)], tmp_path / "thumbs", tiny_config)
+    assert (summary.videos, summary.exit_code) == (0, 1)
+    assert summary.warnings == (
+        f"{empty}: no video files (.mp4, .mkv, .mov, .webm, .avi and 11 more) found; --ext changes the list",
+    )
+    text = batch.format_summary(summary)
+    assert f"  warnings:\n    {summary.warnings[0]}" in text and "no video found in the inputs" in text
+    wrong_ext = run_batch([str(small.root)], tmp_path / "thumbs", tiny_config, extensions={".avi"})
+    assert wrong_ext.exit_code == 1
+    assert wrong_ext.warnings == (f"{small.root}: no video files (.avi) found; --ext changes the list",)
+    listing = tmp_path / "list.txt"
+    listing.write_text("# nothing yet\n")
+    assert run_batch([f"@{listing}"], tmp_path / "thumbs", tiny_config).warnings == (f"@{listing}: lists no paths",)
+
+
+def test_an_empty_folder_next_to_videos_warns_but_succeeds(tiny_config, tmp_path):
+    (tmp_path / "empty").mkdir()
+    video = make_video(tmp_path / "v.mp4", 0)
+    summary = run_batch([str(tmp_path / "empty"), str(video)], tmp_path / "thumbs", tiny_config)
+    assert (summary.done, summary.warning_count, summary.exit_code) == (1, 1, 0)
+
+
+def test_finding_no_video_exits_1_even_when_quiet(tiny_yaml, tmp_path):
+    (tmp_path / "empty").mkdir()
+    argv = ["batch", str(tmp_path / "empty"), "--out", str(tmp_path / "thumbs"), "--config", str(tiny_yaml)]
+    for quiet in ([], ["--quiet"]):
+        stderr = io.StringIO()
+        with contextlib.redirect_stderr(stderr):
+            assert streamthumb(*argv, *quiet) == 1
+        assert ("no video files" in stderr.getvalue()) == (not quiet)
+
+
+def test_a_mistyped_path_stops_before_any_work(small, tiny_config, tmp_path):
+    out = tmp_path / "thumbs"
+    typo = tmp_path / "vidoes"
+    with pytest.raises(InputError, match=rf"^{re.escape(str(typo))}: no such file or folder$"):
+        run_batch([str(small.root), str(typo)], out, tiny_config)
+    assert not out.exists()  # no manifest, no row, no thumbnails
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        assert streamthumb("batch", str(typo), "--out", str(out)) == 1
+    assert stderr.getvalue() == f"streamthumb: error: {typo}: no such file or folder\n"
+    assert not out.exists()
+
+
+def test_missing_paths_inside_lists_and_broken_links_stay_failed_rows(tiny_config, tmp_path):
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"{tmp_path / 'moved.mp4'}\n")
+    link = tmp_path / "link.mp4"
+    link.symlink_to(tmp_path / "nowhere.mp4")
+    summary = run_batch([f"@{listing}", str(link)], tmp_path / "thumbs", tiny_config)
+    assert summary.failed == 2
+    rows = records(tmp_path / "thumbs" / DB_NAME)
+    assert set(rows) == {str(tmp_path.resolve() / "moved.mp4"), str(tmp_path.resolve() / "link.mp4")}
+    assert "broken symlink" in rows[str(tmp_path.resolve() / "link.mp4")].error
+
+
+# -- the command line ---------------------------------------------------------------------------
+
+
+def test_the_progress_bar_stays_out_of_logs(first_run, tiny_yaml, tmp_path):
+    assert "\r" not in first_run.stderr  # stderr was not a terminal
+    (tmp_path / "empty").mkdir()
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        streamthumb(
+            "batch", str(tmp_path / "empty"), "--out", str(tmp_path / "t"), "--config", str(tiny_yaml), "--progress"
+        )
+    assert "\r" in stderr.getvalue()  # asked for
+
+
+def test_batch_help_loads_no_torch():
+    out = subprocess.run(
+        [*ENTRY[:1], "-X", "importtime", *ENTRY[1:], "batch", "--help"], capture_output=True, text=True
+    )
+    assert out.returncode == 0 and "--ext LIST" in out.stdout
+    imported = {line.rsplit("|", 1)[-1].strip() for line in out.stderr.splitlines() if line.startswith("import time:")}
+    assert imported and not imported & {"torch", "open_clip", "av", "cv2", "streamthumb.batch"}
+    assert batch.VIDEO_EXTENSIONS is VIDEO_EXTENSIONS  # still importable from batch

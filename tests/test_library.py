@@ -1,10 +1,11 @@
 import io
+import json
 import os
 import sqlite3
 
 import pytest
 
-from streamthumb import Config, InputError, OutputError
+from streamthumb import Config, InputError, OutputError, library
 from streamthumb.library import (
     FINGERPRINT_SPAN,
     SCHEMA_VERSION,
@@ -142,6 +143,28 @@ def test_export_round_trips(fmt):
     assert list(read_export(buf, fmt)) == records
 
 
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_export_carries_the_damage_columns(fmt):
+    records = [done(truncated=True, corrupt_packets=12), done("/v/b.mp4", truncated=False, corrupt_packets=0), failed()]
+    buf = io.StringIO(newline="")
+    write_export(records, fmt, buf)
+    text = buf.getvalue()
+    if fmt == "csv":
+        header, first = text.splitlines()[:2]
+        assert header.endswith(",truncated,corrupt_packets") and first.endswith(",1,12")  # 0/1, as in the manifest
+    else:
+        assert '"truncated": true, "corrupt_packets": 12' in text.splitlines()[0]
+    back = list(read_export(io.StringIO(text, newline=""), fmt))
+    assert back == records and back[0].truncated is True and back[2].truncated is None
+
+
+def test_an_export_made_before_the_damage_columns_still_reads():
+    old_csv = "path,status,config_hash,thumbs,size,mtime,fingerprint,picks,error,timings,duration,frames,finished_at\n"
+    old_csv += "/v/a.mp4,pending,c1,/t/a,,,,[],,{},,,\n"
+    (rec,) = read_export(io.StringIO(old_csv, newline=""), "csv")
+    assert (rec.path, rec.truncated, rec.corrupt_packets) == ("/v/a.mp4", None, None)
+
+
 def test_read_export_rejects_other_files():
     with pytest.raises(InputError, match="not a streamthumb jsonl export"):
         list(read_export(['{"path": "/v"}'], "jsonl"))
@@ -206,3 +229,83 @@ def test_retrying_a_failed_video_that_is_interrupted_leaves_a_readable_row(tmp_p
         assert row is not None and row.status == "pending" and row.error is None
         assert row.config_hash == "new"
         assert [r.path for r in m.records()] == ["/v/bad.mp4"]
+
+
+# -- schema versions ------------------------------------------------------------------------------
+
+V1_SCHEMA = """
+CREATE TABLE videos (
+    path        TEXT PRIMARY KEY,
+    status      TEXT NOT NULL CHECK (status IN ('done', 'failed', 'pending')),
+    config_hash TEXT NOT NULL,
+    thumbs      TEXT NOT NULL,
+    size        INTEGER,
+    mtime       REAL,
+    fingerprint TEXT,
+    picks       TEXT NOT NULL DEFAULT '[]',
+    error       TEXT,
+    timings     TEXT NOT NULL DEFAULT '{}',
+    duration    REAL,
+    frames      INTEGER,
+    finished_at TEXT
+)
+"""
+"""The table as streamthumb with manifest version 1 made it."""
+
+
+def make_v1(db):
+    conn = sqlite3.connect(db)
+    conn.execute(V1_SCHEMA)
+    conn.execute("PRAGMA user_version=1")
+    conn.execute(
+        "INSERT INTO videos VALUES ('/v/a.mp4', 'done', 'c1', '/t/a', 10, 1.25, '10-ab', ?, NULL, "
+        "'{\"decode\": 0.5}', 2.0, 50, '2026-01-01T00:00:00+00:00')",
+        (json.dumps([PICK]),),
+    )
+    conn.commit()
+    conn.close()
+
+
+def columns(db):
+    conn = sqlite3.connect(db)
+    try:
+        names = [row[1] for row in conn.execute("PRAGMA table_info(videos)")]
+        return names, conn.execute("PRAGMA user_version").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_a_version_1_manifest_is_migrated_and_keeps_its_rows(tmp_path):
+    db = tmp_path / "m.db"
+    make_v1(db)
+    with Manifest(db, readonly=True) as reader:  # export reads an old file as it is
+        assert list(reader.records()) == [done()]
+    names, version = columns(db)
+    assert version == 1 and "truncated" not in names
+    with Manifest(db) as m:
+        assert m.get("/v/a.mp4") == done()
+        m.record(done("/v/b.mp4", truncated=True, corrupt_packets=3))
+        assert m.get("/v/b.mp4").truncated is True and m.get("/v/b.mp4").corrupt_packets == 3
+    names, version = columns(db)
+    assert version == SCHEMA_VERSION == 2 and names[-2:] == ["truncated", "corrupt_packets"]
+    with Manifest(db) as m:  # a second open changes nothing
+        assert [r.path for r in m.records()] == ["/v/a.mp4", "/v/b.mp4"]
+
+
+def test_a_migration_that_fails_midway_leaves_the_old_manifest(tmp_path, monkeypatch):
+    db = tmp_path / "m.db"
+    make_v1(db)
+    monkeypatch.setattr(library, "_ADDED", {"truncated": "INTEGER", "broken": "INTEGER PRIMARY KEY"})
+    with pytest.raises(OutputError, match=r"m\.db: manifest error: .*PRIMARY KEY"):
+        Manifest(db)
+    names, version = columns(db)
+    assert version == 1 and "truncated" not in names  # the first ALTER was rolled back too
+    monkeypatch.undo()
+    with Manifest(db) as m:
+        assert list(m.records()) == [done()]
+
+
+def test_a_new_manifest_has_the_current_schema(tmp_path):
+    Manifest(tmp_path / "m.db").close()
+    names, version = columns(tmp_path / "m.db")
+    assert version == SCHEMA_VERSION and {"truncated", "corrupt_packets"} <= set(names)
