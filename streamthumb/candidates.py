@@ -2,41 +2,35 @@
 
 Frames are held back in a short window until the shot detector can no longer report a cut
 before them; only then is a frame's shot known, and only then is it decided. The window is
-a fixed number of frames, so memory does not grow with the video.
+a fixed number of frames, so memory does not grow with the video. Each candidate leaves as a
+``Candidate`` record carrying the shot detector's content change of the frames around it.
 
 Example:
     >>> planner = CandidatePlanner(CandidatesConfig(), lookahead=30)
     >>> planner.add_cuts([12.48])
-    >>> ready = planner.push(index=400, t=16.0, frame=frame)   # candidates leaving the window
+    >>> ready = planner.push(index=400, t=16.0, frame=frame, content=2.5)   # leaving the window
 """
 
 from __future__ import annotations
 
 import bisect
+import math
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
 from .config import CandidatesConfig
 from .decode import Frame
+from .record import Candidate
+from .results import Origin
 
-__all__ = ["Candidate", "CandidatePlanner"]
+__all__ = ["CONTEXT_FRAMES", "CandidatePlanner"]
 
 _EPS = 1e-4
 """Seconds; cut times round-trip through microsecond timecodes."""
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A frame chosen for scoring, still in its decoded form."""
-
-    index: int
-    """Position in the decoded stream, from 0."""
-    t: float
-    shot: int
-    reason: Literal["shot", "uniform", "keyframe"]
-    frame: Frame = field(repr=False, compare=False)
+CONTEXT_FRAMES = 12
+"""Frames of content change kept on each side of a candidate: half a second at 25 fps, enough
+to see the ramp of a fade or a dissolve."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +38,7 @@ class _Held:
     index: int
     t: float
     frame: Frame = field(repr=False)
+    content: float = math.nan
 
 
 class CandidatePlanner:
@@ -61,6 +56,7 @@ class CandidatePlanner:
         self._lookahead = max(1, lookahead)
         self._every_frame = every_frame
         self._held: deque[_Held] = deque()
+        self._past: deque[float] = deque(maxlen=CONTEXT_FRAMES)
         self._cuts: list[float] = []
         self._shot = -1
         self._shot_target = -1
@@ -85,9 +81,9 @@ class CandidatePlanner:
             if t > _EPS:  # a "cut" at the very first frame starts shot 0, it splits nothing
                 bisect.insort(self._cuts, t)
 
-    def push(self, index: int, t: float, frame: Frame) -> list[Candidate]:
-        """Hold a frame; return the candidates among frames that left the window."""
-        self._held.append(_Held(index, t, frame))
+    def push(self, index: int, t: float, frame: Frame, content: float = math.nan) -> list[Candidate]:
+        """Hold a frame with its content change; return the candidates among frames that left the window."""
+        self._held.append(_Held(index, t, frame, content))
         out: list[Candidate] = []
         while len(self._held) > self._lookahead:
             self._decide(self._held.popleft(), out)
@@ -112,7 +108,7 @@ class CandidatePlanner:
             target = self._plan_shot(item, shot)
             self._shot_target, self._shot_target_t = target.index, target.t
             self._last_in_shot = None
-        reason: Literal["shot", "uniform", "keyframe"] | None = None
+        reason: Origin | None = None
         if self._every_frame:
             reason = "keyframe"
         elif item.index == self._shot_target:
@@ -124,7 +120,13 @@ class CandidatePlanner:
                 self._next_uniform += self._cfg.every
         if reason is not None:
             self._last_in_shot = item.t
-            out.append(Candidate(item.index, item.t, shot, reason, item.frame))
+            out.append(self._candidate(item, shot, reason))
+        self._past.append(item.content)
+
+    def _candidate(self, item: _Held, shot: int, origin: Origin) -> Candidate:
+        after = [h.content for h, _ in zip(self._held, range(CONTEXT_FRAMES), strict=False)]
+        motion = (*self._past, item.content, *after)
+        return Candidate(item.index, item.t, shot, origin, item.frame, motion=motion, motion_at=len(self._past))
 
     def _near_other(self, t: float) -> bool:
         """Whether a uniform sample at ``t`` duplicates this shot's earlier or planned candidate."""

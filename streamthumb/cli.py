@@ -53,6 +53,11 @@ def _parser() -> argparse.ArgumentParser:
     add_config_options(p)
     p.add_argument("--no-write", action="store_true", help="score only, write no files")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument(
+        "--explain",
+        action="store_true",
+        help="with --json: add every candidate with its signals, verdicts and fate (why it lost)",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no summary")
     c = sub.add_parser(
         "config",
@@ -76,7 +81,7 @@ def _cmd_pick(args: argparse.Namespace) -> int:
         with prepared_folder(video_folder(args.out, args.video)) as folder:  # fails before decoding
             result = write_thumbnails(_pick(args, config), folder, config.output)
     if args.json:
-        print(json.dumps(result.to_dict()))
+        print(json.dumps(result.to_dict(explain=args.explain)))
     else:
         for p in result.picks:
             face = " face" if p.face else ""
@@ -88,9 +93,11 @@ def _cmd_pick(args: argparse.Namespace) -> int:
 
 
 def _pick(args: argparse.Namespace, config: Config) -> Result:
+    from ._cli_progress import VideoProgress
     from .picker import pick
 
-    return pick(args.video, config, progress=show_progress(args))
+    with VideoProgress(show_progress(args)) as bar:
+        return pick(args.video, config, on_event=bar)
 
 
 def _cmd_config(args: argparse.Namespace) -> int:
@@ -110,8 +117,8 @@ def summary(result: Result, wall: float) -> str:
         f"{name}: {plural(len(result.picks), 'thumbnail')} of {result.requested} asked from "
         f"{_seconds(result.duration)} of video ({result.width}x{result.height}, "
         f"{plural(s.frames_decoded, 'frame')}, {plural(len(result.shots), 'shot')}) in {_seconds(wall)}{speed}",
-        f"  {plural(s.candidates, 'candidate')}, {s.scored} scored, rejected {s.rejected_blurry} blurry "
-        f"and {s.rejected_exposure} dark/bright",
+        f"  {plural(s.candidates, 'candidate')}, {s.scored} scored, rejected: "
+        + (", ".join(f"{n} {reason}" for reason, n in sorted(s.rejected.items())) or "none"),
     ]
     if result.shortfall:
         lines.append(f"  fewer than {result.requested}: {result.shortfall}")

@@ -32,7 +32,9 @@ __all__ = [
     "CandidatesConfig",
     "Config",
     "DecodeConfig",
+    "ExposureConfig",
     "FacesConfig",
+    "FiltersConfig",
     "OutputConfig",
     "RuntimeConfig",
     "ScoringConfig",
@@ -102,35 +104,58 @@ class CandidatesConfig:
     """Seconds between uniform samples; 0 disables uniform sampling."""
     dedupe_gap: float = 1.0
     """A uniform sample this close to an earlier candidate of the same shot is skipped."""
+    analysis_size: int = 360
+    """Candidates are filtered, scored and searched for faces at this shorter side, so one
+    threshold fits 480p, 720p and 1080p alike."""
 
     def __post_init__(self) -> None:
         _check(self.shot_offset >= 0, "candidates.shot_offset", "must be >= 0")
         _check(self.every >= 0, "candidates.every", "must be >= 0")
         _check(self.dedupe_gap >= 0, "candidates.dedupe_gap", "must be >= 0")
+        _check(self.analysis_size >= 32, "candidates.analysis_size", "must be >= 32")
 
 
 @dataclass(frozen=True)
 class SharpnessConfig:
-    """Blur and exposure filters, run before the expensive CLIP encode."""
+    """The blur filter: the variance of the Laplacian."""
 
-    analysis_size: int = 360
-    """Candidates are measured, and faces searched, at this shorter side, so one threshold fits
-    480p, 720p and 1080p alike."""
     min_sharpness: float = 40.0
-    """Minimum variance of the Laplacian (0-255 gray at ``analysis_size``)."""
+    """Minimum variance of the Laplacian (0-255 gray at ``candidates.analysis_size``)."""
+
+    def __post_init__(self) -> None:
+        _check(self.min_sharpness >= 0, "filters.sharpness.min_sharpness", "must be >= 0")
+
+
+@dataclass(frozen=True)
+class ExposureConfig:
+    """The exposure filter: mean luma."""
+
     min_brightness: float = 20.0
     """Minimum mean luma (0-255); darker frames are treated as black."""
     max_brightness: float = 240.0
     """Maximum mean luma (0-255); brighter frames are treated as blown out."""
 
     def __post_init__(self) -> None:
-        _check(self.analysis_size >= 32, "sharpness.analysis_size", "must be >= 32")
-        _check(self.min_sharpness >= 0, "sharpness.min_sharpness", "must be >= 0")
         _check(
             0 <= self.min_brightness < self.max_brightness <= 255,
-            "sharpness.min_brightness/max_brightness",
+            "filters.exposure.min_brightness/max_brightness",
             "must satisfy 0 <= min < max <= 255",
         )
+
+
+@dataclass(frozen=True)
+class FiltersConfig:
+    """The structural filters run on every candidate before the scorer; one section each."""
+
+    enabled: tuple[str, ...] = ("sharpness", "exposure")
+    """Filters to run, in order; each name is a section below."""
+    sharpness: SharpnessConfig = field(default_factory=SharpnessConfig)
+    exposure: ExposureConfig = field(default_factory=ExposureConfig)
+
+    def __post_init__(self) -> None:
+        known = [f.name for f in dataclasses.fields(self) if f.name != "enabled"]
+        unknown = [name for name in self.enabled if name not in known]
+        _check(not unknown, "filters.enabled", f"has unknown filter {unknown[:1]}; filters are {', '.join(known)}")
 
 
 @dataclass(frozen=True)
@@ -246,7 +271,7 @@ class Config:
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     shots: ShotsConfig = field(default_factory=ShotsConfig)
     candidates: CandidatesConfig = field(default_factory=CandidatesConfig)
-    sharpness: SharpnessConfig = field(default_factory=SharpnessConfig)
+    filters: FiltersConfig = field(default_factory=FiltersConfig)
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
     faces: FacesConfig = field(default_factory=FacesConfig)
     select: SelectConfig = field(default_factory=SelectConfig)
@@ -286,20 +311,24 @@ class Config:
         return _plain(dataclasses.asdict(self))
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> Config:
-        """Return a copy with dotted keys (``"select.k"``) replaced.
+        """Return a copy with dotted keys (``"select.k"``, ``"filters.sharpness.min_sharpness"``) replaced.
 
         Raises:
             ConfigError: on an unknown key or a bad value.
         """
         data = self.to_dict()
         for dotted, value in overrides.items():
-            section, _, key = dotted.partition(".")
-            if section not in data or not key:
-                raise ConfigError(f"config: unknown key {dotted!r}; sections are {', '.join(data)}")
-            if key not in data[section]:
-                known = ", ".join(data[section])
-                raise ConfigError(f"config: unknown key {dotted!r}; {section} has {known}")
-            data[section][key] = value
+            *path, key = dotted.split(".")
+            node = data
+            for depth, part in enumerate(path):
+                if not isinstance(node.get(part), dict):
+                    known = ", ".join(k for k, v in node.items() if isinstance(v, dict))
+                    raise ConfigError(f"config: unknown key {dotted!r}; {'.'.join(path[:depth]) or 'sections'}: {known}")
+                node = node[part]
+            if not path or key not in node or isinstance(node[key], dict):
+                known = ", ".join(k for k, v in node.items() if not isinstance(v, dict) or not path)
+                raise ConfigError(f"config: unknown key {dotted!r}; {'.'.join(path) or 'top level'} has {known}")
+            node[key] = value
         return Config.from_dict(data)
 
 

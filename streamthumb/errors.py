@@ -10,7 +10,8 @@
     ├── ConfigError                an unknown key or a bad value in the configuration
     ├── ModelError                 the scoring model cannot be built or run
     │   └── WeightsUnavailableError   its weights are neither cached nor reachable
-    └── OutputError                thumbnails cannot be written
+    ├── OutputError                thumbnails cannot be written
+    └── Cancelled                  the caller's cancel token stopped the run
 
 Every message says what failed, for which input, and how to fix it, because the CLI prints
 exactly that one line and nothing else.
@@ -19,6 +20,7 @@ exactly that one line and nothing else.
 from __future__ import annotations
 
 __all__ = [
+    "Cancelled",
     "ConfigError",
     "DecodeError",
     "EmptyVideoError",
@@ -75,3 +77,7 @@ class WeightsUnavailableError(ModelError):
 
 class OutputError(StreamthumbError):
     """Thumbnails cannot be written to the output location."""
+
+
+class Cancelled(StreamthumbError):
+    """The run was stopped through its ``CancelToken``; nothing was written."""

@@ -6,16 +6,90 @@ can be logged or printed safely.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
-__all__ = ["Box", "Pick", "Result", "Shot", "Stats"]
+__all__ = ["Box", "CandidateInfo", "Fate", "Origin", "Pick", "Result", "Shot", "Stats", "Verdict"]
 
 Box = tuple[int, int, int, int]
 """A face box as (x, y, width, height) in pixels of the upright frame."""
+Origin = Literal["shot", "uniform", "keyframe"]
+"""Why a frame became a candidate: the start of a shot, a uniform sample, or a keyframe."""
+Fate = Literal["pending", "rejected", "evicted", "outranked", "below_top_k", "picked"]
+"""What became of a candidate: a filter rejected it; it was evicted from the streaming pool by
+a better one; it lost a diversity conflict to a pick; it was pooled but not among the top K;
+or it was picked."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One filter's judgement of one candidate."""
+
+    stage: str
+    """The filter that judged, e.g. ``sharpness``."""
+    passed: bool
+    reason: str
+    """What failing means, from the reasons vocabulary: ``blurry``, ``dark``, ``blown_out``, ..."""
+    value: float
+    """The measured value the decision rests on."""
+    threshold: float
+    """The configured limit it was compared with."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "stage": self.stage,
+            "passed": self.passed,
+            "reason": self.reason,
+            "value": _round(self.value, 4),
+            "threshold": self.threshold,
+        }
+
+
+@dataclass(frozen=True)
+class CandidateInfo:
+    """A frozen snapshot of one candidate's record: what was measured, judged and decided."""
+
+    t: float
+    shot: int
+    origin: Origin
+    score: float
+    """The score the selector ranked by; NaN when it was rejected before scoring."""
+    signals: Mapping[str, float]
+    verdicts: tuple[Verdict, ...]
+    faces: tuple[Box, ...]
+    fate: Fate
+    fate_detail: str | None = None
+    rank: int | None = None
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        """Reasons of the failed verdicts."""
+        return tuple(v.reason for v in self.verdicts if not v.passed)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form: one entry of ``--explain``'s ``candidates``."""
+        return {
+            "t": round(self.t, 4),
+            "shot": self.shot,
+            "origin": self.origin,
+            "score": _round(self.score, 6),
+            "signals": {k: _round(v, 6) for k, v in self.signals.items()},
+            "verdicts": [v.to_dict() for v in self.verdicts],
+            "faces": [list(b) for b in self.faces],
+            "fate": self.fate,
+            "fate_detail": self.fate_detail,
+            "rank": self.rank,
+        }
+
+
+def _round(value: float, digits: int) -> float | None:
+    """JSON has no NaN: a value never measured is null."""
+    return None if math.isnan(value) else round(value, digits)
 
 
 @dataclass(frozen=True)
@@ -32,26 +106,14 @@ class Shot:
 
 @dataclass(frozen=True)
 class Pick:
-    """One chosen thumbnail."""
+    """One chosen thumbnail: a view of its candidate's record, with the pixels."""
 
     rank: int
     """1 is the best."""
-    t: float
-    """Presentation time in seconds."""
-    score: float
-    """Final score: CLIP score plus the face bonus."""
-    shot: int
-    """Index into ``Result.shots``."""
-    clip: float
-    """max(positive similarity) - mean(negative similarity)."""
-    sharpness: float
-    """Variance of the Laplacian at the analysis size."""
-    brightness: float
-    """Mean luma, 0-255."""
-    faces: tuple[Box, ...]
-    """Face boxes found in the frame."""
+    candidate: CandidateInfo
+    """Everything measured and judged about the frame."""
     fallback: bool
-    """True when no candidate passed the blur/exposure filters and this is the best of the rest."""
+    """True when no candidate passed the filters and this is the best of the rest."""
     image: np.ndarray = field(repr=False, compare=False)
     """The upright RGB frame, (H, W, 3) uint8."""
     path: str | None = None
@@ -64,26 +126,58 @@ class Pick:
             raise ValueError(f"Pick.image must be (H, W, 3) uint8, got {self.image.shape} {self.image.dtype}")
 
     @property
+    def t(self) -> float:
+        """Presentation time in seconds."""
+        return self.candidate.t
+
+    @property
+    def shot(self) -> int:
+        """Index into ``Result.shots``."""
+        return self.candidate.shot
+
+    @property
+    def score(self) -> float:
+        """Final score: the scorer's score plus bonuses."""
+        return self.candidate.score
+
+    @property
+    def clip(self) -> float:
+        """The scorer's score: max(positive similarity) - mean(negative similarity) for CLIP."""
+        return self.candidate.signals.get("clip", math.nan)
+
+    @property
+    def sharpness(self) -> float:
+        """Variance of the Laplacian at the analysis size."""
+        return self.candidate.signals.get("sharpness", math.nan)
+
+    @property
+    def brightness(self) -> float:
+        """Mean luma, 0-255."""
+        return self.candidate.signals.get("brightness", math.nan)
+
+    @property
+    def faces(self) -> tuple[Box, ...]:
+        """Face boxes found in the frame."""
+        return self.candidate.faces
+
+    @property
     def face(self) -> bool:
         """Whether at least one face was found."""
         return bool(self.faces)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, without the pixels."""
+        components: dict[str, Any] = {k: _round(v, 6) for k, v in self.candidate.signals.items()}
+        components.update(face=self.face, faces=[list(b) for b in self.faces])
         return {
             "rank": self.rank,
             "t": round(self.t, 4),
             "path": self.path,
-            "score": round(self.score, 6),
+            "score": _round(self.score, 6),
             "shot": self.shot,
+            "origin": self.candidate.origin,
             "fallback": self.fallback,
-            "components": {
-                "clip": round(self.clip, 6),
-                "sharpness": round(self.sharpness, 3),
-                "brightness": round(self.brightness, 3),
-                "face": self.face,
-                "faces": [list(b) for b in self.faces],
-            },
+            "components": components,
         }
 
 
@@ -94,8 +188,9 @@ class Stats:
     frames_decoded: int
     candidates: int
     scored: int
-    rejected_blurry: int
-    rejected_exposure: int
+    rejected: Mapping[str, int]
+    """Candidates rejected, per reason (``blurry``, ``dark``, ...); one candidate failing two
+    filters counts under both."""
     corrupt_packets: int
     truncated: bool
     """The stream ended well before the container said it would, or on a read error."""
@@ -110,8 +205,7 @@ class Stats:
             "frames_decoded": self.frames_decoded,
             "candidates": self.candidates,
             "scored": self.scored,
-            "rejected_blurry": self.rejected_blurry,
-            "rejected_exposure": self.rejected_exposure,
+            "rejected": dict(sorted(self.rejected.items())),
             "corrupt_packets": self.corrupt_packets,
             "truncated": self.truncated,
             "peak_frames_held": self.peak_frames_held,
@@ -135,6 +229,8 @@ class Result:
     """How many picks were asked for (``select.k``); 0 when unknown."""
     shortfall: str | None = None
     """Why there are fewer picks than ``requested``; None when there are not."""
+    candidates: tuple[CandidateInfo, ...] = field(default=(), repr=False)
+    """Every candidate in time order, with its signals, verdicts and fate."""
 
     def __post_init__(self) -> None:
         ranks = [p.rank for p in self.picks]
@@ -145,9 +241,9 @@ class Result:
                 f"Result.shortfall must explain exactly the picks missing: {len(self.picks)} of {self.requested}"
             )
 
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON document the CLI prints with ``--json``."""
-        return {
+    def to_dict(self, *, explain: bool = False) -> dict[str, Any]:
+        """The JSON document the CLI prints with ``--json``; ``explain`` adds every candidate."""
+        doc = {
             "video": self.video,
             "duration": round(self.duration, 4),
             "fps": round(self.fps, 4),
@@ -159,3 +255,6 @@ class Result:
             "picks": [p.to_dict() for p in self.picks],
             "stats": self.stats.to_dict(),
         }
+        if explain:
+            doc["candidates"] = [c.to_dict() for c in self.candidates]
+        return doc

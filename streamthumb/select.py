@@ -1,102 +1,124 @@
 """Keep the best candidates while streaming, then pick top-K under the diversity rules.
 
-The pool holds a fixed number of frames however long the video is. When it overflows, it
-first drops candidates that can never be picked over a better one nearby (within ``min_gap``
-of, or in the same shot as, a higher score), and only then the lowest score.
+A ``Selector`` is offered scored candidates one at a time and chooses the picks at the end.
+``GreedySelector`` holds a fixed number of frames however long the video is. When it overflows,
+it first drops candidates that can never be picked over a better one nearby (within ``min_gap``
+of, or in the same shot as, a higher score), and only then the lowest score. Every candidate it
+lets go gets its fate written on its record: evicted (by whom), outranked (by which pick), or
+below the top K.
 
 Example:
-    >>> pool = TopKPool(SelectConfig(k=3))
-    >>> pool.offer(scored)
-    >>> best = pool.choose(num_shots=12)
+    >>> selector = GreedySelector(SelectConfig(k=3))
+    >>> dropped = selector.offer(candidate)
+    >>> best = selector.choose(num_shots=12)
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-import torch
+from abc import ABC, abstractmethod
+from collections.abc import Callable
 
 from .config import SelectConfig
-from .decode import Frame
-from .results import Box
+from .record import Candidate
+from .results import Fate
 
-__all__ = ["Scored", "TopKPool"]
-
-
-@dataclass(frozen=True)
-class Scored:
-    """A measured candidate with its frame."""
-
-    t: float
-    shot: int
-    score: float
-    clip: float
-    sharpness: float
-    brightness: float
-    faces: tuple[Box, ...] | None
-    """Face boxes in full-resolution pixels of the upright frame; None until searched."""
-    view: torch.Tensor = field(repr=False, compare=False)
-    """The (3, h, w) uint8 analysis-size copy the filters and models saw."""
-    frame: Frame = field(repr=False, compare=False)
-    """The decoded frame; converted to full-resolution RGB only if it is picked."""
+__all__ = ["GreedySelector", "Selector"]
 
 
-class TopKPool:
-    """A bounded pool of candidates, ranked by ``score``.
+class Selector(ABC):
+    """Streams candidates in, picks out; holds a bounded number of frames."""
+
+    @abstractmethod
+    def offer(self, cand: Candidate) -> list[Candidate]:
+        """Pool a candidate; return those dropped (their fate set) so their frames can go."""
+
+    @abstractmethod
+    def choose(self, num_shots: int) -> list[Candidate]:
+        """The picks, best first, with rank and fate set on every pooled candidate."""
+
+    @abstractmethod
+    def admission(self) -> float:
+        """The score a newcomer must reach to enter the pool; -inf while there is room."""
+
+    @property
+    @abstractmethod
+    def items(self) -> list[Candidate]:
+        """Pooled candidates, best first."""
+
+
+class GreedySelector(Selector):
+    """A bounded pool ranked by ``key``; the final pick is greedy under the time-gap rules.
 
     Args:
         cfg: k, diversity rules and the pool capacity.
+        key: What to rank by; the final score by default (fallbacks rank by sharpness).
     """
 
-    def __init__(self, cfg: SelectConfig):
+    def __init__(self, cfg: SelectConfig, key: Callable[[Candidate], float] = lambda c: c.score):
         self._cfg = cfg
-        self._items: list[Scored] = []
+        self._key = key
+        self._items: list[Candidate] = []
 
     def __len__(self) -> int:
         return len(self._items)
 
     @property
-    def items(self) -> list[Scored]:
-        """Pooled candidates, best first."""
-        return sorted(self._items, key=lambda s: -s.score)
+    def items(self) -> list[Candidate]:
+        return sorted(self._items, key=lambda c: -self._key(c))
 
     def admission(self) -> float:
-        """The score a newcomer must reach to outrank the worst pooled item, once the pool is full."""
         if len(self._items) < self._cfg.capacity:
             return float("-inf")
-        return min(s.score for s in self._items)
+        return min(self._key(c) for c in self._items)
 
-    def replace(self, items: list[Scored]) -> None:
-        """Swap in updated versions of the pooled items, such as after a late face search."""
-        self._items = list(items)
+    def offer(self, cand: Candidate) -> list[Candidate]:
+        self._items.append(cand)
+        if len(self._items) <= self._cfg.capacity:
+            return []
+        victim, by = self._victim()
+        self._items.remove(victim)
+        _lose(victim, "evicted", f"pool full; {_dominated(victim, by) if by else 'lowest score'}")
+        return [victim]
 
-    def offer(self, item: Scored) -> None:
-        """Add a candidate, evicting one if the pool is over capacity."""
-        self._items.append(item)
-        if len(self._items) > self._cfg.capacity:
-            self._items.remove(self._victim())
-
-    def _victim(self) -> Scored:
+    def _victim(self) -> tuple[Candidate, Candidate | None]:
         ranked = self.items
         for i in range(len(ranked) - 1, 0, -1):
             cand = ranked[i]
-            if any(self._conflict(cand, better) for better in ranked[:i]):
-                return cand
-        return ranked[-1]
+            for better in ranked[:i]:
+                if self._conflict(cand, better):
+                    return cand, better
+        return ranked[-1], None
 
-    def _conflict(self, a: Scored, b: Scored, *, per_shot: bool = True) -> bool:
+    def _conflict(self, a: Candidate, b: Candidate, *, per_shot: bool = True) -> bool:
         if abs(a.t - b.t) < self._cfg.min_gap:
             return True
         return per_shot and self._cfg.one_per_shot and a.shot == b.shot
 
-    def choose(self, num_shots: int) -> list[Scored]:
+    def choose(self, num_shots: int) -> list[Candidate]:
         """Greedy top-K: best first, skipping conflicts; one per shot only while shots >= k."""
         per_shot = num_shots >= self._cfg.k
-        picked: list[Scored] = []
-        for item in self.items:
-            if any(self._conflict(item, p, per_shot=per_shot) for p in picked):
-                continue
-            picked.append(item)
+        picked: list[Candidate] = []
+        for cand in self.items:
             if len(picked) == self._cfg.k:
-                break
+                _lose(cand, "below_top_k", f"{self._cfg.k} better picks were found")
+                continue
+            rival = next((p for p in picked if self._conflict(cand, p, per_shot=per_shot)), None)
+            if rival is not None:
+                _lose(cand, "outranked", f"{_dominated(cand, rival)}, pick {rival.rank}")
+                continue
+            picked.append(cand)
+            cand.decide("picked", rank=len(picked))
         return picked
+
+
+def _lose(cand: Candidate, fate: Fate, detail: str) -> None:
+    """Write why a candidate lost, unless a filter already rejected it: that stays the reason."""
+    if cand.passed:
+        cand.decide(fate, detail)
+
+
+def _dominated(loser: Candidate, winner: Candidate) -> str:
+    """Why ``winner`` shuts ``loser`` out, for the report."""
+    gap = abs(loser.t - winner.t)
+    where = "in the same shot as" if loser.shot == winner.shot else f"{gap:.2f} s from"
+    return f"{where} the better t={winner.t:.3f}"

@@ -4,15 +4,22 @@ PySceneDetect's detectors do the work; this module only adapts them to frames th
 one at a time with a timestamp in seconds, and says how far behind the stream a cut may be
 reported (``latency``) so the candidate stage knows how long to hold frames back.
 
+Each ``process`` call returns a ``ShotUpdate``: the cuts found so far and the frame's own
+content change, the per-frame signal the candidate planner keeps around each candidate so
+fades and dissolves (a ramp of moderate changes, not one spike) can be told apart later.
+
 Example:
     >>> detector = make_shot_detector(ShotsConfig(), fps=25.0)
-    >>> cuts = detector.process(small_bgr_frame, t=1.24)   # cut times in seconds, maybe []
+    >>> update = detector.process(small_bgr_frame, t=1.24)
+    >>> update.cuts, update.content                        # [] and 3.1, say
 """
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
@@ -21,9 +28,20 @@ from scenedetect.common import FrameTimecode, Timecode
 
 from .config import ShotsConfig
 
-__all__ = ["SHOT_DETECTORS", "SceneDetectShots", "ShotDetector", "analysis_size", "make_shot_detector"]
+__all__ = ["SHOT_DETECTORS", "SceneDetectShots", "ShotDetector", "ShotUpdate", "analysis_size", "make_shot_detector"]
 
 _MICROS = Fraction(1, 1_000_000)
+
+
+@dataclass(frozen=True)
+class ShotUpdate:
+    """What the detector learned from one frame."""
+
+    cuts: list[float] = field(default_factory=list)
+    """Times of cuts found so far, possibly in the past."""
+    content: float = math.nan
+    """The frame's content change from the previous frame, on the detector's scale (NaN for
+    the first frame, or a detector that has no such score)."""
 
 
 class ShotDetector(ABC):
@@ -33,8 +51,8 @@ class ShotDetector(ABC):
     """Frames after a cut before it is guaranteed to have been reported."""
 
     @abstractmethod
-    def process(self, frame: np.ndarray, t: float) -> list[float]:
-        """Feed the next frame; return the times of cuts found so far, possibly in the past."""
+    def process(self, frame: np.ndarray, t: float) -> ShotUpdate:
+        """Feed the next frame; return the cuts found so far and the frame's content change."""
 
     def finish(self, t: float) -> list[float]:
         """Report cuts still held back once the last frame (at ``t``) was processed."""
@@ -58,8 +76,11 @@ class SceneDetectShots(ShotDetector):
         # Timecode-backed positions keep exact times for variable-frame-rate sources.
         return FrameTimecode(Timecode(pts=round(t * 1_000_000), time_base=_MICROS), fps=self._fps)
 
-    def process(self, frame: np.ndarray, t: float) -> list[float]:
-        return [cut.seconds for cut in self._detector.process_frame(self._timecode(t), frame)]
+    def process(self, frame: np.ndarray, t: float) -> ShotUpdate:
+        cuts = [cut.seconds for cut in self._detector.process_frame(self._timecode(t), frame)]
+        # PySceneDetect keeps the last frame's score only in this attribute (0.6 to 0.7).
+        score = getattr(self._detector, "_frame_score", None)
+        return ShotUpdate(cuts, math.nan if score is None else float(score))
 
     def finish(self, t: float) -> list[float]:
         return [cut.seconds for cut in self._detector.post_process(self._timecode(t))]

@@ -27,7 +27,8 @@ def test_every_public_callable_is_typed_and_documented():
 def test_pick_options_are_keyword_only():
     params = inspect.signature(streamthumb.pick).parameters
     assert params["scorer"].kind is inspect.Parameter.KEYWORD_ONLY
-    assert params["progress"].kind is inspect.Parameter.KEYWORD_ONLY
+    for name in ("engine", "on_event", "cancel"):
+        assert params[name].kind is inspect.Parameter.KEYWORD_ONLY
 
 
 def test_import_and_cli_parsing_load_no_torch():

@@ -18,7 +18,7 @@ def run(planner: CandidatePlanner, seconds: float, cuts_at: dict[int, list[float
 def test_shot_start_plus_offset_and_uniform_samples():
     planner = CandidatePlanner(CandidatesConfig(), lookahead=30)
     got = run(planner, 10.0, {110: [4.0]})  # cut at 4.0 s reported 10 frames late
-    assert [(round(c.t, 2), c.reason, c.shot) for c in got] == [
+    assert [(round(c.t, 2), c.origin, c.shot) for c in got] == [
         (0.4, "shot", 0),
         (3.0, "uniform", 0),
         (4.4, "shot", 1),
@@ -52,7 +52,7 @@ def test_single_frame_video():
     planner = CandidatePlanner(CandidatesConfig(), lookahead=30)
     planner.push(0, 0.0, "only")
     got = planner.finish()
-    assert [(c.index, c.reason) for c in got] == [(0, "shot")]
+    assert [(c.index, c.origin) for c in got] == [(0, "shot")]
 
 
 def test_window_never_exceeds_lookahead():
@@ -65,4 +65,4 @@ def test_window_never_exceeds_lookahead():
 def test_every_frame_mode_makes_each_frame_a_candidate():
     planner = CandidatePlanner(CandidatesConfig(), lookahead=3, every_frame=True)
     got = run(planner, 0.4)
-    assert [c.index for c in got] == list(range(10)) and {c.reason for c in got} == {"keyframe"}
+    assert [c.index for c in got] == list(range(10)) and {c.origin for c in got} == {"keyframe"}

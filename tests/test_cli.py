@@ -40,7 +40,7 @@ def test_json_output_schema(run, standard_video, tmp_path):
         assert isinstance(p["components"]["face"], bool) and Path(p["path"]).is_file()
     stats = doc["stats"]
     assert stats["frames_decoded"] == 275 and stats["candidates"] >= stats["scored"] > 0
-    assert {"decode", "shots", "sharpness", "clip", "faces", "select"} <= set(stats["timings"])
+    assert {"decode", "shots", "filters", "clip", "faces", "select"} <= set(stats["timings"])
     assert sorted(os.listdir(out_dir / "standard")) == sorted(Path(p["path"]).name for p in doc["picks"])
     assert doc["requested"] == 2 and doc["shortfall"] is None
 

@@ -46,7 +46,7 @@ def test_partial_yaml_keeps_other_defaults(tmp_path):
         ("select:\n  k: true\n", r"select.k must be an integer"),
         ("shots:\n  detector: histogram\n", r"shots.detector must be one of 'content', 'adaptive'"),
         ("output:\n  crop: wide\n", r"output.crop must look like 16:9"),
-        ("sharpness:\n  min_brightness: 250\n", r"min_brightness/max_brightness"),
+        ("filters:\n  exposure:\n    min_brightness: 250\n", r"min_brightness/max_brightness"),
         ("- a\n- b\n", r"must hold a mapping"),
         ("select: [1, 2]\n", r"select must be a mapping"),
         ("faces:\n  enabled: maybe\n", r"faces.enabled must be true or false"),

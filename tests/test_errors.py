@@ -46,8 +46,8 @@ def test_truncated_matroska_gives_what_it_has_and_says_so(tmp_path, tiny_config)
     assert result.stats.truncated and result.picks
 
 
-def test_bad_frames_pushed_by_a_caller_are_input_errors(tiny_config):
+def test_bad_frames_pushed_by_a_caller_are_frame_errors(tiny_config):
     picker = st.Picker(tiny_config, scorer=ConstantScorer())
-    with pytest.raises(st.DecodeError, match=r"\(H, W, 3\) uint8"):
+    with pytest.raises(st.FrameError, match=r"\(H, W, 3\) uint8"):
         picker.push(np.zeros((10, 10), np.uint8), 0.0)
     picker.close()

@@ -1,10 +1,13 @@
+"""The filters: what each catches, and one conformance suite every registered filter passes."""
+
 import cv2
 import numpy as np
 import pytest
 import torch
 
-from streamthumb.config import SharpnessConfig
-from streamthumb.sharpness import measure, passes
+from streamthumb.config import Config, FiltersConfig
+from streamthumb.filters import FILTERS, Views, make_filters, measure_all
+from streamthumb.results import Verdict
 from synthetic import PHOTOS, photo
 
 RESOLUTIONS = [(854, 480), (1280, 720), (1920, 1080)]
@@ -24,28 +27,87 @@ def frames(width: int, height: int, blur_sigma_at_360p: float) -> list[np.ndarra
     return out
 
 
+def verdicts(images: list[np.ndarray], config: Config | None = None) -> list[list[Verdict]]:
+    config = config or Config()
+    filters = make_filters(config)
+    signals = {k: v.tolist() for k, v in measure_all(filters, Views(as_batch(images))).items()}
+    return [[f.judge({k: v[i] for k, v in signals.items()}) for f in filters] for i in range(len(images))]
+
+
+def failed(images: list[np.ndarray], config: Config | None = None) -> list[tuple[str, ...]]:
+    return [tuple(v.reason for v in vs if not v.passed) for vs in verdicts(images, config)]
+
+
 @pytest.mark.parametrize(("width", "height"), RESOLUTIONS)
 def test_one_threshold_separates_sharp_from_blurred_at_every_resolution(width, height):
-    cfg = SharpnessConfig()
-    sharp, bright = measure(as_batch(frames(width, height, 0)), cfg.analysis_size)
-    assert passes(cfg, sharp, bright).all(), sharp
-    blurred, bright = measure(as_batch(frames(width, height, 3.0)), cfg.analysis_size)
-    assert not passes(cfg, blurred, bright).any(), blurred
+    assert failed(frames(width, height, 0)) == [()] * len(PHOTOS)
+    assert all("blurry" in r for r in failed(frames(width, height, 3.0)))
 
 
 def test_black_and_blown_out_frames_fail_exposure():
-    cfg = SharpnessConfig()
     rng = np.random.default_rng(0)
     sharp = frames(640, 360, 0)[0]
     black = rng.integers(0, 8, size=sharp.shape, dtype=np.uint8)
     white = (255 - black).astype(np.uint8)
     dim = (sharp * 0.05).astype(np.uint8)  # detailed but far too dark
-    s, b = measure(as_batch([sharp, black, white, dim]), cfg.analysis_size)
-    assert passes(cfg, s, b).tolist() == [True, False, False, False]
+    reasons = failed([sharp, black, white, dim])
+    assert reasons[0] == () and "dark" in reasons[1] and "blown_out" in reasons[2] and "dark" in reasons[3]
 
 
-def test_measure_is_batch_independent():
-    imgs = frames(640, 360, 1.0)
-    together, _ = measure(as_batch(imgs), 360)
-    alone = torch.cat([measure(as_batch([im]), 360)[0] for im in imgs])
-    assert torch.allclose(together, alone, rtol=1e-4)
+def test_a_frame_failing_two_filters_gets_both_reasons():
+    blurred_dark = (cv2.GaussianBlur(frames(640, 360, 0)[1], (0, 0), 6) * 0.05).astype(np.uint8)
+    assert set(failed([blurred_dark])[0]) == {"blurry", "dark"}
+
+
+def test_registry_matches_the_config_sections():
+    sections = {name for name in vars(FiltersConfig()) if name != "enabled"}
+    assert set(FILTERS) == sections
+    assert [type(f).name for f in make_filters(Config())] == list(Config().filters.enabled)
+
+
+@pytest.mark.parametrize("name", sorted(FILTERS))
+class TestFilterConformance:
+    """Every registered filter: batch-shaped, device-agnostic, deterministic, explainable."""
+
+    def make(self, name):
+        return FILTERS[name](Config())
+
+    def test_measure_returns_one_finite_value_per_image(self, name):
+        images = frames(640, 360, 0)[:4]
+        signals = self.make(name).measure(Views(as_batch(images)))
+        assert signals and all(v.shape == (4,) and v.dtype == torch.float32 for v in signals.values())
+        assert all(torch.isfinite(v).all() for v in signals.values())
+
+    def test_measure_is_batch_independent(self, name):
+        imgs = frames(640, 360, 1.0)
+        together = self.make(name).measure(Views(as_batch(imgs)))
+        for i, im in enumerate(imgs):
+            alone = self.make(name).measure(Views(as_batch([im])))
+            for key, value in alone.items():
+                assert torch.allclose(together[key][i], value[0], rtol=1e-4), key
+
+    def test_resolution_is_normalised_to_the_analysis_size(self, name):
+        """A 1080p frame and its 360p copy get the same verdict: views are measured at one size."""
+        f = self.make(name)
+        big = frames(1920, 1080, 0) + frames(1920, 1080, 3.0)
+        small = [cv2.resize(im, (640, 360), interpolation=cv2.INTER_AREA) for im in big]
+        a = {k: v.tolist() for k, v in f.measure(Views(as_batch(big))).items()}
+        b = {k: v.tolist() for k, v in f.measure(Views(as_batch(small))).items()}
+        for i in range(len(big)):
+            va, vb = f.judge({k: v[i] for k, v in a.items()}), f.judge({k: v[i] for k, v in b.items()})
+            assert va.passed == vb.passed and 0.5 < (va.value + 1) / (vb.value + 1) < 2, (i, va, vb)
+
+    def test_verdicts_name_the_filter_a_known_reason_and_the_threshold(self, name):
+        f = self.make(name)
+        signals = {k: v.tolist() for k, v in f.measure(Views(as_batch(frames(640, 360, 0)[:2]))).items()}
+        verdict = f.judge({k: v[0] for k, v in signals.items()})
+        assert verdict.stage == name and verdict.reason in f.reasons
+        assert isinstance(verdict.threshold, float) and isinstance(verdict.value, float)
+
+    @pytest.mark.needs_cuda
+    def test_same_signals_on_cuda(self, name):
+        images = as_batch(frames(640, 360, 0)[:3])
+        cpu = self.make(name).measure(Views(images))
+        gpu = self.make(name).measure(Views(images.cuda()))
+        for key in cpu:
+            assert torch.allclose(cpu[key], gpu[key].cpu(), rtol=1e-3), key

@@ -7,16 +7,17 @@ import pytest
 from streamthumb import OutputError
 from streamthumb.config import OutputConfig
 from streamthumb.output import crop_to_ratio, thumbnail_name, write_thumbnails
-from streamthumb.results import Pick, Result, Stats
+from streamthumb.results import CandidateInfo, Pick, Result, Stats
 
-STATS = Stats(0, 0, 0, 0, 0, 0, False, 0, {})
+STATS = Stats(0, 0, 0, {}, 0, False, 0, {})
+
+
+def info(t: float, shot: int, score: float) -> CandidateInfo:
+    return CandidateInfo(t, shot, "uniform", score, {"clip": 0.1, "sharpness": 100.0}, (), (), "picked")
 
 
 def result_with(images):
-    picks = tuple(
-        Pick(rank=i + 1, t=1.5 * i, score=1.0 - i / 10, shot=i, clip=0.1, sharpness=100, brightness=120, faces=(), fallback=False, image=im)
-        for i, im in enumerate(images)
-    )
+    picks = tuple(Pick(rank=i + 1, candidate=info(1.5 * i, i, 1.0 - i / 10), fallback=False, image=im) for i, im in enumerate(images))
     return Result("v.mp4", 10.0, 25.0, images[0].shape[1], images[0].shape[0], (), picks, STATS)
 
 

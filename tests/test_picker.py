@@ -9,6 +9,7 @@ import torch
 
 import streamthumb.decode
 import streamthumb.picker
+import streamthumb.pipeline
 from conftest import BrightnessScorer, ConstantScorer
 from streamthumb import Config, EmptyVideoError, ModelError, Picker, Scorer, pick
 from synthetic import Segment, frames_for, rotate_mp4, write_video
@@ -25,7 +26,7 @@ def test_end_to_end_with_the_real_model_path(standard_video, tiny_config):
     assert result.picks[0].score >= result.picks[1].score >= result.picks[2].score
     for p in result.picks:
         assert p.shot not in (BLUR_SHOT, BLACK_SHOT) and not p.fallback
-        assert p.sharpness >= tiny_config.sharpness.min_sharpness
+        assert p.sharpness >= tiny_config.filters.sharpness.min_sharpness
         assert p.image.shape == (240, 320, 3)
     assert len({p.shot for p in result.picks}) == 3
     times = sorted(p.t for p in result.picks)
@@ -42,7 +43,7 @@ def test_blurred_and_black_frames_are_never_picked_even_when_they_score_best(sta
             return 1.0 - images.float().mean(dim=(1, 2, 3)) / 255.0
 
     result = pick(standard_video[0], tiny_config, k=5, scorer=LovesDarkAndBlur())
-    assert result.stats.rejected_blurry >= 1 and result.stats.rejected_exposure >= 1
+    assert result.stats.rejected["blurry"] >= 1 and result.stats.rejected["dark"] >= 1
     assert {p.shot for p in result.picks}.isdisjoint({BLUR_SHOT, BLACK_SHOT})
 
 
@@ -55,9 +56,9 @@ def test_face_bonus_ranks_the_face_first(standard_video, tiny_config):
 
 def test_the_file_is_opened_and_decoded_once(standard_video, tiny_config, monkeypatch):
     opened, converted = [], []
-    real_open, real_to_rgb = av.open, streamthumb.picker.to_rgb
+    real_open, real_to_rgb = av.open, streamthumb.pipeline.to_rgb
     monkeypatch.setattr(streamthumb.decode.av, "open", lambda *a, **kw: opened.append(a[0]) or real_open(*a, **kw))
-    monkeypatch.setattr(streamthumb.picker, "to_rgb", lambda f: converted.append(1) or real_to_rgb(f))
+    monkeypatch.setattr(streamthumb.pipeline, "to_rgb", lambda f: converted.append(1) or real_to_rgb(f))
     result = pick(standard_video[0], tiny_config, scorer=ConstantScorer())
     assert len(opened) == 1
     assert result.stats.frames_decoded == 275  # every frame, once

@@ -1,13 +1,12 @@
-import torch
-
 from streamthumb.config import SelectConfig
-from streamthumb.select import Scored, TopKPool
+from streamthumb.record import Candidate
+from streamthumb.select import GreedySelector as TopKPool
 
-PIXELS = torch.zeros(3, 2, 2, dtype=torch.uint8)
 
-
-def item(t: float, score: float, shot: int = 0) -> Scored:
-    return Scored(t, shot, score, score, 100.0, 120.0, (), PIXELS, PIXELS)
+def item(t: float, score: float, shot: int = 0) -> Candidate:
+    cand = Candidate(index=round(t * 25), t=t, shot=shot, origin="uniform")
+    cand.score = score
+    return cand
 
 
 def test_min_gap_and_one_per_shot():
@@ -43,3 +42,24 @@ def test_eviction_prefers_dominated_candidates():
     pool.offer(item(0.5, 0.8, shot=0))  # can never beat 0.9: same shot, inside the gap
     pool.offer(item(9.0, 0.1, shot=1))
     assert sorted(p.t for p in pool.items) == [0.0, 9.0]
+
+
+def test_every_candidate_that_loses_says_to_whom():
+    pool = TopKPool(SelectConfig(k=2, pool_size=3))
+    items = [item(0.0, 0.9, 0), item(0.5, 0.8, 0), item(5.0, 0.7, 1), item(9.0, 0.6, 2), item(12.0, 0.5, 3)]
+    dropped = [d for it in items for d in pool.offer(it)]
+    chosen = pool.choose(num_shots=4)
+    assert [c.t for c in chosen] == [0.0, 5.0] and [c.rank for c in chosen] == [1, 2]
+    assert all(c.fate == "picked" for c in chosen)
+    assert {d.t for d in dropped} == {0.5, 12.0} and all(d.fate == "evicted" for d in dropped)
+    assert "same shot as the better t=0.000" in items[1].fate_detail
+    assert items[3].fate == "below_top_k"
+
+
+def test_a_conflict_with_a_pick_is_outranked_by_that_pick():
+    pool = TopKPool(SelectConfig(k=3))
+    a, b, c = item(1.0, 0.9, 0), item(2.0, 0.8, 1), item(8.0, 0.7, 2)
+    for it in (a, b, c):
+        pool.offer(it)
+    assert [p.t for p in pool.choose(num_shots=3)] == [1.0, 8.0]
+    assert b.fate == "outranked" and b.fate_detail.endswith("pick 1") and "1.00 s from the better t=1.000" in b.fate_detail

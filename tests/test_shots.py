@@ -1,3 +1,5 @@
+import statistics
+
 import pytest
 import scenedetect
 from scenedetect import AdaptiveDetector, ContentDetector
@@ -23,7 +25,7 @@ def our_cuts(path, cfg: ShotsConfig) -> list[float]:
         t = 0.0
         for frame, t in reader:
             size = analysis_size(*frame_size(frame), cfg.analysis_width)
-            cuts += detector.process(small_bgr(frame, *size), t)
+            cuts += detector.process(small_bgr(frame, *size), t).cuts
         return cuts + detector.finish(t)
 
 
@@ -63,3 +65,19 @@ def test_latency_covers_the_flash_filter():
 def test_analysis_size_follows_pyscenedetect_auto_downscale():
     assert analysis_size(1920, 1080, 256) == (256, 144)
     assert analysis_size(200, 100, 256) == (200, 100)
+
+
+def test_updates_carry_the_per_frame_content_score(standard_video):
+    """The planner keeps these around candidates; PySceneDetect exposes them privately, so pin it."""
+    path, cuts = standard_video
+    for name in ("content", "adaptive"):
+        with VideoReader(path) as reader:
+            detector = make_shot_detector(ShotsConfig(detector=name), reader.info.fps)
+            scores = []
+            for frame, t in reader:
+                scores.append((t, detector.process(small_bgr(frame, 160, 120), t).content))
+        finite = [(t, s) for t, s in scores if s == s]
+        assert len(finite) >= len(scores) - 1, name
+        at_cut = max(s for t, s in finite if abs(t - cuts[0]) < 0.05)
+        inside = statistics.median(s for t, s in finite if 0.5 < t < 2.5)
+        assert at_cut > 5 * max(inside, 1e-3), (name, at_cut, inside)

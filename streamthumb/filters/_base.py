@@ -1,0 +1,109 @@
+"""The filter and bonus interfaces, and the batch of analysis views they all measure."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, ClassVar
+
+import torch
+import torch.nn.functional as F
+
+from ..config import Config
+from ..results import Verdict
+
+if TYPE_CHECKING:
+    from ..record import Candidate
+
+__all__ = ["Bonus", "Filter", "Views", "measure_all"]
+
+
+class Views:
+    """A batch of (N, 3, H, W) uint8 RGB analysis views, with derived planes computed once.
+
+    Every filter reads the same gray plane; computing it once per batch keeps N filters
+    from paying N conversions.
+
+    Args:
+        images: The views, on the device the filters run on.
+        analysis_size: The shorter side measures are defined at; views of another size are
+            resized first (the picker hands them over at this size already).
+    """
+
+    def __init__(self, images: torch.Tensor, analysis_size: int = 360):
+        self.images = images
+        self.analysis_size = analysis_size
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    @cached_property
+    def rgb(self) -> torch.Tensor:
+        """(N, 3, h, w) float32 0-255 at the analysis size."""
+        x = self.images.float()
+        height, width = x.shape[-2:]
+        if min(height, width) == self.analysis_size:
+            return x
+        scale = self.analysis_size / min(height, width)
+        size = (max(1, round(height * scale)), max(1, round(width * scale)))
+        return F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
+
+    @cached_property
+    def gray(self) -> torch.Tensor:
+        """(N, 1, h, w) float32 luma 0-255 (BT.601 weights, as OpenCV and Kornia use)."""
+        import kornia
+
+        return kornia.color.rgb_to_grayscale(self.rgb)
+
+
+class Filter(ABC):
+    """Measures signals on a batch of views, then judges each candidate pass or fail.
+
+    Args:
+        config: The whole config; a filter reads its own section, ``config.filters.<name>``.
+    """
+
+    name: ClassVar[str]
+    """Registry key and config section."""
+    reasons: ClassVar[tuple[str, ...]]
+    """The rejection reasons this filter can give."""
+
+    def __init__(self, config: Config):
+        self.config = config
+
+    @abstractmethod
+    def measure(self, views: Views) -> dict[str, torch.Tensor]:
+        """Signals by name, each an (N,) float tensor."""
+
+    @abstractmethod
+    def judge(self, signals: Mapping[str, float]) -> Verdict:
+        """One candidate's verdict from its signals (all filters' signals are there)."""
+
+
+class Bonus(ABC):
+    """Adds to a scored candidate's score; may be costly, so it declares its maximum.
+
+    Args:
+        config: The whole config.
+    """
+
+    name: ClassVar[str]
+    maximum: float = 0.0
+    """The most ``apply`` can add: a candidate that cannot reach the pool even with it is
+    never searched."""
+
+    def __init__(self, config: Config):
+        self.config = config
+
+    @abstractmethod
+    def apply(self, candidates: Sequence[Candidate]) -> None:
+        """Measure and add the bonus to each candidate's score, in place."""
+
+
+def measure_all(filters: Sequence[Filter], views: Views) -> dict[str, torch.Tensor]:
+    """Every filter's signals for one batch, merged by name."""
+    signals: dict[str, torch.Tensor] = {}
+    for f in filters:
+        signals.update(f.measure(views))
+    return signals

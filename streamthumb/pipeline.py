@@ -1,0 +1,316 @@
+"""The per-stream pipeline, synchronous: frames in, candidate records out, then picks.
+
+``StreamPipeline`` holds one stream's state and does its work in two halves, each called by
+one thread. ``push`` runs on the caller's thread for every frame and does only cheap work (the
+shot detector's small copy, the candidate decision, the analysis view of candidates).
+``evaluate`` runs on a batch of candidates: filters, the scorer, bonuses where they could
+matter, and the selector. ``Picker`` (``picker.py``) runs the two halves on two threads with a
+bounded queue between them; a test or a caller may also call them in turn on one thread.
+
+Example:
+    >>> pipe = StreamPipeline(config, fps=25.0, score=engine_submit)
+    >>> for frame, t in frames:
+    ...     batch += pipe.push(frame, t)
+    >>> pipe.evaluate(batch + pipe.flush())
+    >>> result = pipe.finish()
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import torch
+from av.video.reformatter import VideoReformatter
+
+from .candidates import CandidatePlanner
+from .config import Config
+from .decode import Frame, analysis_view, frame_size, keep, small_bgr, to_rgb, upright_size
+from .engine import Scores
+from .events import CandidateJudged, EventCallback, Progress
+from .filters import Bonus, Filter, Views, make_filters, measure_all
+from .record import Candidate
+from .results import Pick, Result, Shot, Stats
+from .select import GreedySelector
+from .shots import analysis_size, make_shot_detector
+
+__all__ = ["ScoreFn", "SourceStats", "StreamPipeline"]
+
+ScoreFn = Callable[[torch.Tensor], Scores]
+"""Scores (N, 3, H, W) uint8 views: an ``InferenceEngine``'s submit-and-wait, or a scorer."""
+
+
+@dataclass(frozen=True)
+class SourceStats:
+    """What the frame source and the runner know that the pipeline cannot see."""
+
+    corrupt_packets: int = 0
+    truncated: bool = False
+    """The demuxer stopped on an error."""
+    expected: float | None = None
+    """The container's duration: a stream that ends well before it is flagged truncated."""
+    peak_frames_held: int = 0
+    timings: Mapping[str, float] = field(default_factory=dict)
+    """Seconds per stage spent outside the pipeline, such as ``model`` and ``decode``."""
+
+
+class StreamPipeline:
+    """One stream's shots, candidates, filters, scores and selection.
+
+    Args:
+        config: Pipeline settings.
+        score: Scores a batch of views that passed the filters.
+        device: Where the filters run (the scorer's device).
+        bonuses: Score bonuses, such as faces.
+        fps: The stream's nominal frame rate.
+        video: Name recorded in the result and the events.
+        on_event: Receives ``Progress`` and ``CandidateJudged`` events.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        score: ScoreFn,
+        device: torch.device,
+        bonuses: Sequence[Bonus] = (),
+        fps: float = 25.0,
+        video: str | None = None,
+        on_event: EventCallback | None = None,
+    ):
+        self.config = cfg = config
+        self.fps = fps if fps and fps > 0 else 25.0
+        self.video = video
+        self._score, self._device, self._on_event = score, device, on_event
+        self._filters: list[Filter] = make_filters(cfg)
+        self._bonuses = list(bonuses)
+        keyframes = cfg.decode.sampling == "keyframes"
+        self._shots = make_shot_detector(cfg.shots, self.fps, min_scene_len=0 if keyframes else None)
+        # Hold frames until the detector can no longer report a cut before them, plus the offset.
+        offset_frames = 0 if keyframes else math.ceil(cfg.candidates.shot_offset * self.fps) + 1
+        lookahead = self._shots.latency + offset_frames + 1
+        self._planner = CandidatePlanner(cfg.candidates, lookahead, every_frame=keyframes)
+        self.selector = GreedySelector(cfg.select)
+        self.fallback = GreedySelector(cfg.select, key=lambda c: c.signals.get("sharpness", 0.0))
+        self.records: list[Candidate] = []
+        self.frames = 0
+        self.last_t = 0.0
+        self.duration_hint: float | None = None
+        """The source's idea of the stream's length, for progress events."""
+        self.timings: defaultdict[str, float] = defaultdict(float)
+        """Seconds per stage on the caller's thread."""
+        self.eval_timings: defaultdict[str, float] = defaultdict(float)
+        """Seconds per stage on the evaluating thread; kept apart so two threads never share a dict."""
+        self.rejected: Counter[str] = Counter()
+        self.scored = 0
+        self._small_size: tuple[int, int] | None = None
+        self._shot_scaler = VideoReformatter()  # one per output size: each caches its context
+        self._view_scaler = VideoReformatter()
+        self.size: tuple[int, int] = (0, 0)
+
+    @property
+    def held(self) -> int:
+        """Frames the planner holds back."""
+        return self._planner.held
+
+    # -- the caller's thread ---------------------------------------------------------------
+
+    def push(self, frame: Frame, t: float) -> list[Candidate]:
+        """One frame, already checked, with a time that never runs backwards; returns ready candidates."""
+        if self._small_size is None:
+            self._small_size = analysis_size(*frame_size(frame), self.config.shots.analysis_width)
+            self.size = upright_size(frame)
+        start = time.perf_counter()
+        update = self._shots.process(small_bgr(frame, *self._small_size, self._shot_scaler), t)
+        self._planner.add_cuts(update.cuts)
+        self.timings["shots"] += time.perf_counter() - start
+        ready = self._with_views(self._planner.push(self.frames, t, keep(frame), update.content))
+        self.frames += 1
+        self.last_t = t
+        if self._on_event is not None:
+            self._on_event(Progress(self.video, t, self.duration_hint, self.frames))
+        return ready
+
+    def flush(self) -> list[Candidate]:
+        """The candidates still held once the last frame was pushed."""
+        self._planner.add_cuts(self._shots.finish(self.last_t))
+        return self._with_views(self._planner.finish())
+
+    def _with_views(self, ready: list[Candidate]) -> list[Candidate]:
+        start = time.perf_counter()
+        for cand in ready:
+            assert cand.frame is not None
+            cand.view = analysis_view(cand.frame, self.config.candidates.analysis_size, self._view_scaler)
+        self.records += ready
+        self.timings["convert"] += time.perf_counter() - start
+        return ready
+
+    # -- the evaluating thread --------------------------------------------------------------
+
+    def evaluate(self, batch: Sequence[Candidate]) -> None:
+        """Filter a micro-batch on the device, score what passed, and offer it to the selector.
+
+        The batch's views must share one shape (a resolution change starts a new batch).
+        """
+        start = time.perf_counter()
+        images = torch.stack([c.view for c in batch]).to(self._device, non_blocking=True)
+        views = Views(images, self.config.candidates.analysis_size)
+        signals = {name: values.tolist() for name, values in measure_all(self._filters, views).items()}
+        for i, cand in enumerate(batch):
+            for name, values in signals.items():
+                cand.measure(name, values[i])
+            for f in self._filters:
+                cand.judge(f.judge(cand.signals))
+        self.eval_timings["filters"] += time.perf_counter() - start
+        passed = [i for i, c in enumerate(batch) if c.passed]
+        for cand in batch:
+            if not cand.passed:
+                self._reject(cand)
+        if passed:
+            self._score_and_offer([batch[i] for i in passed], views.images[passed])
+        self._emit_judged(batch)
+
+    def _reject(self, cand: Candidate) -> None:
+        cand.decide("rejected", ", ".join(cand.reasons))
+        self.rejected.update(cand.reasons)
+        for dropped in self.fallback.offer(cand):
+            dropped.release()
+
+    def _score_and_offer(self, cands: list[Candidate], images: torch.Tensor) -> None:
+        self._score_candidates(cands, images)
+        # A costly bonus (Haar faces cost about one CLIP encode on a CPU) runs only where it
+        # could lift a candidate into the pool; the pooled rest get it in finish().
+        admission = self.selector.admission() - sum(b.maximum for b in self._bonuses)
+        self._apply_bonuses([c for c in cands if c.score >= admission])
+        for cand in cands:
+            for dropped in self.selector.offer(cand):
+                dropped.release()
+
+    def _score_candidates(self, cands: list[Candidate], images: torch.Tensor) -> None:
+        start = time.perf_counter()
+        scores, embeddings = self._score(images)
+        self.eval_timings["clip"] += time.perf_counter() - start
+        self.scored += len(cands)
+        for i, (cand, value) in enumerate(zip(cands, scores.tolist(), strict=True)):
+            cand.measure("clip", value)
+            cand.score = value
+            cand.embedding = None if embeddings is None else embeddings[i]
+
+    def _apply_bonuses(self, cands: Sequence[Candidate]) -> None:
+        todo = [c for c in cands if c.faces is None]
+        if not self._bonuses:
+            for c in todo:
+                c.faces = ()
+            return
+        start = time.perf_counter()
+        for bonus in self._bonuses:
+            bonus.apply(todo)
+        self.eval_timings["faces"] += time.perf_counter() - start
+
+    def _emit_judged(self, batch: Sequence[Candidate]) -> None:
+        if self._on_event is not None:
+            for cand in batch:
+                self._on_event(CandidateJudged(self.video, cand.info()))
+
+    # -- after both threads are done ---------------------------------------------------------
+
+    def finish(self, duration: float | None = None, *, source: SourceStats | None = None) -> Result:
+        """Choose the picks and build the result; call once both halves are done.
+
+        Args:
+            duration: The stream's length when the source knows it better than the frames
+                pushed do (keyframe sampling sees only keyframes).
+            source: What the frame source and the runner know: damage, frames held, timings.
+        """
+        start = time.perf_counter()
+        end = max(self.last_t + 1.0 / self.fps, duration or 0.0)
+        shots = self._shot_list(end)
+        self._apply_bonuses(self.selector.items)
+        chosen = self.selector.choose(len(shots))
+        fallback = not chosen
+        if fallback:
+            chosen = self._rescue(len(shots))
+        picks = tuple(_to_pick(c, fallback) for c in chosen)
+        for cand in self.records:
+            cand.release()
+        self.timings["select"] += time.perf_counter() - start
+        width, height = self.size
+        return Result(
+            video=self.video,
+            duration=end,
+            fps=self.fps,
+            width=width,
+            height=height,
+            shots=shots,
+            picks=picks,
+            stats=self._stats(source or SourceStats(), end),
+            requested=self.config.select.k,
+            shortfall=self._shortfall(len(picks), fallback),
+            candidates=tuple(c.info() for c in self.records),
+        )
+
+    def _rescue(self, num_shots: int) -> list[Candidate]:
+        """Score the sharpest rejected candidates so even an all-blurry video gets thumbnails."""
+        chosen = self.fallback.choose(num_shots)  # the sharpest, under the diversity rules
+        for group in _same_shape(chosen):
+            self._score_candidates(group, torch.stack([c.view for c in group]).to(self._device))
+            self._apply_bonuses(group)
+        chosen.sort(key=lambda c: -c.score)
+        for rank, cand in enumerate(chosen, start=1):
+            cand.decide("picked", f"fallback: nothing passed; rejected as {', '.join(cand.reasons)}", rank=rank)
+        return chosen
+
+    def _shot_list(self, end: float) -> tuple[Shot, ...]:
+        bounds = [0.0, *(c for c in self._planner.cuts if c < end), end]
+        return tuple(Shot(a, b) for a, b in zip(bounds, bounds[1:], strict=False))
+
+    def _shortfall(self, found: int, fallback: bool) -> str | None:
+        """Why fewer than ``k`` picks came out, in the words a user can act on."""
+        k, cands, passed = self.config.select.k, len(self.records), self.scored
+        if found >= k:
+            return None
+        if cands < k:
+            return (
+                f"the video gave only {cands} candidate frame{'s' if cands != 1 else ''} "
+                f"(one per shot, plus one every {self.config.candidates.every:g} s)"
+            )
+        if fallback or passed < k:
+            return f"only {passed} of {cands} candidates passed the filters"
+        per_shot = " or in the same shot (select.one_per_shot)" if self.config.select.one_per_shot else ""
+        return (
+            f"the other candidates are within select.min_gap={self.config.select.min_gap:g} s of a better "
+            f"pick{per_shot}"
+        )
+
+    def _stats(self, source: SourceStats, end: float) -> Stats:
+        timings = dict(source.timings)
+        for stage in (self.timings, self.eval_timings):
+            for key, value in stage.items():
+                timings[key] = timings.get(key, 0.0) + value
+        return Stats(
+            frames_decoded=self.frames,
+            candidates=len(self.records),
+            scored=self.scored,
+            rejected=dict(self.rejected),
+            corrupt_packets=source.corrupt_packets,
+            truncated=source.truncated or bool(source.expected and end < 0.9 * source.expected),  # ended early
+            peak_frames_held=source.peak_frames_held,
+            timings=timings,
+        )
+
+
+def _same_shape(cands: Sequence[Candidate]) -> list[list[Candidate]]:
+    """Candidates grouped by view shape: a stream may change resolution, a batch may not."""
+    groups: dict[torch.Size, list[Candidate]] = {}
+    for c in cands:
+        groups.setdefault(c.view.shape, []).append(c)
+    return list(groups.values())
+
+
+def _to_pick(cand: Candidate, fallback: bool) -> Pick:
+    assert cand.frame is not None and cand.rank is not None
+    image = to_rgb(cand.frame).permute(1, 2, 0).contiguous().cpu().numpy()
+    return Pick(rank=cand.rank, candidate=cand.info(), fallback=fallback, image=image)
