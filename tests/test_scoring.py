@@ -92,7 +92,11 @@ def test_uncached_tag_offline_names_the_model_and_the_fix(offline, tmp_path):
     ("cfg", "error", "match"),
     [
         (ScoringConfig(model="ViT-B-33"), ModelError, r"unknown model 'ViT-B-33'.*Did you mean.*ViT-B-32"),
-        (ScoringConfig(pretrained=""), WeightsUnavailableError, r"no weights configured for ViT-B-32.*laion2b_s34b_b79k"),
+        (
+            ScoringConfig(pretrained=""),
+            WeightsUnavailableError,
+            r"no weights configured for ViT-B-32.*laion2b_s34b_b79k",
+        ),
         (ScoringConfig(pretrained="/no/such/ckpt.pt"), WeightsUnavailableError, "neither a pretrained tag of ViT-B-32"),
         (ScoringConfig(model="local-dir:/no/such/dir"), WeightsUnavailableError, "no open_clip_config.json"),
     ],

@@ -85,14 +85,20 @@ def test_wrong_architecture_names_the_model_it_fits(tmp_path, tiny_clip_dir):
     (tmp_path / "configs" / "streamthumb-tiny.json").write_text(json.dumps(TINY_CLIP))
     open_clip.add_model_config(tmp_path / "configs")
     cfg = ScoringConfig(model="ViT-B-32", pretrained=str(tiny_clip_dir / "open_clip_model.safetensors"))
-    with pytest.raises(ModelError, match=r"it fits streamthumb-tiny\. Fix: pass --model streamthumb-tiny, or a checkpoint made for ViT-B-32$"):
+    with pytest.raises(
+        ModelError,
+        match=r"it fits streamthumb-tiny\. Fix: pass --model streamthumb-tiny, or a checkpoint made for ViT-B-32$",
+    ):
         load_scorer(cfg, "cpu")
 
 
 def test_unknown_architecture_is_described(tmp_path):
     odd = {**TINY_CLIP, "vision_cfg": {**TINY_CLIP["vision_cfg"], "width": 48, "head_width": 24}}
     ckpt = _save_clip(tmp_path / "odd.safetensors", odd)
-    with pytest.raises(ModelError, match=r"no built-in open_clip model fits it \(a ViT with embed dim 32, width 48, patch 16, layers 2\)\. Fix: pass the --model it was trained as"):
+    with pytest.raises(
+        ModelError,
+        match=r"no built-in open_clip model fits it \(a ViT with embed dim 32, width 48, patch 16, layers 2\)\. Fix: pass the --model it was trained as",
+    ):
         load_scorer(ScoringConfig(model="ViT-B-32", pretrained=str(ckpt)), "cpu")
 
 
@@ -122,14 +128,20 @@ def test_corrupt_local_dir_weights_name_the_file(tmp_path, tiny_clip_dir):
     folder = tmp_path / "m"
     shutil.copytree(tiny_clip_dir, folder)
     (folder / "open_clip_model.safetensors").write_bytes(b"not a checkpoint")
-    with pytest.raises(ModelError, match=r"open_clip_model\.safetensors is not a PyTorch or safetensors checkpoint \(it is text\)\. Fix: put the weights"):
+    with pytest.raises(
+        ModelError,
+        match=r"open_clip_model\.safetensors is not a PyTorch or safetensors checkpoint \(it is text\)\. Fix: put the weights",
+    ):
         load_scorer(ScoringConfig(model=f"local-dir:{folder}"), "cpu")
 
 
 def test_safetensors_with_a_pickle_name_asks_for_a_rename(tmp_path, tiny_clip_dir):
     ckpt = tmp_path / "tiny.bin"
     shutil.copy(tiny_clip_dir / "open_clip_model.safetensors", ckpt)
-    with pytest.raises(ModelError, match=r"holds safetensors weights but its name ends in '\.bin'.*Fix: rename it to end in \.safetensors$"):
+    with pytest.raises(
+        ModelError,
+        match=r"holds safetensors weights but its name ends in '\.bin'.*Fix: rename it to end in \.safetensors$",
+    ):
         load_scorer(ScoringConfig(model="ViT-B-32", pretrained=str(ckpt)), "cpu")
 
 
