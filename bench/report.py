@@ -20,9 +20,9 @@ TARGETS = {"seed_speedup": 2.5, "efficiency": 0.85, "keyframes_seed_speedup": 10
 """Issue 3's goals on a 2-core CPU with ViT-B-32 and a 5-minute 720p video."""
 
 CONTENDER_ORDER = ("seed", "decode_floor", "decode_floor_hwaccel", "encode_floor", "streamthumb", "keyframes")
-STAGES = ("decode", "shots", "convert", "sharpness", "clip", "faces", "select", "total")
+STAGES = ("decode", "shots", "convert", "filters", "clip", "faces", "select", "total")
 """``Result.stats.timings`` keys shown in the table; decode/shots/convert run on the caller's
-thread and sharpness/clip/faces on the scoring thread, so stages overlap and do not sum to total."""
+thread and filters/clip/faces on the scoring thread, so stages overlap and do not sum to total."""
 
 
 def add_rates(result: dict[str, Any], frames: int | None, duration: float | None) -> dict[str, Any]:

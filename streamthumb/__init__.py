@@ -18,6 +18,13 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
+    "Cancelled": "errors",
+    "CancelToken": "events",
+    "Event": "events",
+    "InferenceEngine": "engine",
+    "CandidateInfo": "results",
+    "Verdict": "results",
+    "Filter": "filters",
     "BatchSummary": "batch",
     "run_batch": "batch",
     "Config": "config",
@@ -49,13 +56,19 @@ _EXPORTS = {
 
 __all__ = [
     "BatchSummary",
+    "CancelToken",
+    "Cancelled",
+    "CandidateInfo",
     "ClipScorer",
     "Config",
     "ConfigError",
     "DecodeError",
     "EmptyVideoError",
+    "Event",
     "FaceDetector",
+    "Filter",
     "FrameError",
+    "InferenceEngine",
     "InputError",
     "ModelError",
     "NoVideoStreamError",
@@ -68,6 +81,7 @@ __all__ = [
     "ShotDetector",
     "Stats",
     "StreamthumbError",
+    "Verdict",
     "VideoOpenError",
     "WeightsUnavailableError",
     "load_scorer",
@@ -80,7 +94,9 @@ __all__ = [
 if TYPE_CHECKING:
     from .batch import BatchSummary, run_batch
     from .config import Config
+    from .engine import InferenceEngine
     from .errors import (
+        Cancelled,
         ConfigError,
         DecodeError,
         EmptyVideoError,
@@ -93,10 +109,12 @@ if TYPE_CHECKING:
         VideoOpenError,
         WeightsUnavailableError,
     )
+    from .events import CancelToken, Event
     from .faces import FaceDetector
+    from .filters import Filter
     from .output import write_thumbnails
     from .picker import Picker, pick
-    from .results import Pick, Result, Shot, Stats
+    from .results import CandidateInfo, Pick, Result, Shot, Stats, Verdict
     from .scoring import ClipScorer, Scorer, load_scorer
     from .shots import ShotDetector
 

@@ -3,7 +3,8 @@
 The defaults here are the source of truth; ``streamthumb/configs/default.yaml`` mirrors them (a
 test keeps the two equal) and ships in the package beside the ``fast`` and ``quality`` presets,
 so a pip-installed user can print one (``streamthumb config fast``), copy it and edit. Unknown
-keys and bad values fail loudly with the key's dotted name, because a typo that silently falls back to a default is a tuning session lost.
+keys and bad values fail loudly with the key's dotted name, because a typo that silently falls
+back to a default is a tuning session lost.
 
 Example:
     >>> from streamthumb import Config
@@ -323,7 +324,8 @@ class Config:
             for depth, part in enumerate(path):
                 if not isinstance(node.get(part), dict):
                     known = ", ".join(k for k, v in node.items() if isinstance(v, dict))
-                    raise ConfigError(f"config: unknown key {dotted!r}; {'.'.join(path[:depth]) or 'sections'}: {known}")
+                    where = ".".join(path[:depth]) or "sections"
+                    raise ConfigError(f"config: unknown key {dotted!r}; {where}: {known}")
                 node = node[part]
             if not path or key not in node or isinstance(node[key], dict):
                 known = ", ".join(k for k, v in node.items() if not isinstance(v, dict) or not path)

@@ -16,9 +16,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 from conftest import STANDARD, BrightnessScorer, ConstantScorer  # noqa: E402
-from synthetic import Segment, write_video  # noqa: E402
-
 from streamthumb import Config, pick  # noqa: E402
+from synthetic import Segment, write_video  # noqa: E402
 
 CASES = {
     "standard": STANDARD,

@@ -262,3 +262,21 @@ def test_export_into_a_closed_pipe_is_quiet(tiny_clip_dir, standard_video, tmp_p
     )
     assert done.returncode == 0 and done.stdout.count("\n") == 1
     assert done.stderr == "", done.stderr
+
+
+def test_explain_lists_every_candidate_with_its_fate(run, standard_video, tmp_path):
+    code, out, _ = run(str(standard_video[0]), "-k", "2", "--no-write", "--json", "--explain", "-q")
+    doc = json.loads(out)
+    cands = doc["candidates"]
+    assert code == 0 and len(cands) == doc["stats"]["candidates"]
+    assert [c["t"] for c in cands] == sorted(c["t"] for c in cands)
+    fates = {c["fate"] for c in cands}
+    assert fates <= {"rejected", "evicted", "outranked", "below_top_k", "picked"} and "pending" not in fates
+    picked = sorted((c["rank"], c["t"]) for c in cands if c["fate"] == "picked")
+    assert picked == [(p["rank"], p["t"]) for p in doc["picks"]]
+    rejected = [c for c in cands if c["fate"] == "rejected"]
+    assert rejected and all(any(not v["passed"] for v in c["verdicts"]) for c in rejected)
+    reasons = [v["reason"] for c in rejected for v in c["verdicts"] if not v["passed"]]
+    assert {r: reasons.count(r) for r in set(reasons)} == doc["stats"]["rejected"]
+    assert all(c["fate_detail"] for c in cands if c["fate"] in ("outranked", "evicted", "below_top_k", "rejected"))
+    assert "candidates" not in json.loads(run(str(standard_video[0]), "--no-write", "--json", "-q")[1])

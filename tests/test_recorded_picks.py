@@ -3,7 +3,6 @@
 import json
 
 import pytest
-
 from record_picks import CASES, OUT, SCORERS, make_videos, run_case
 
 RECORDED = json.loads(OUT.read_text())

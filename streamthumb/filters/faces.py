@@ -44,6 +44,7 @@ class FaceBonus(Bonus):
         for group in _same_shape(candidates):
             found = self._detector.detect(torch.stack([c.view for c in group]))
             for cand, boxes in zip(group, found, strict=True):
+                assert cand.frame is not None, "a pooled candidate keeps its frame"
                 to_full = max(upright_size(cand.frame)) / max(cand.view.shape[-2:])  # found at view size
                 cand.faces = _scale_boxes(boxes, to_full)
                 cand.measure("face", 1.0 if boxes else 0.0)
