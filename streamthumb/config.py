@@ -68,6 +68,9 @@ class DecodeConfig:
     """Decoder threads; 0 lets FFmpeg pick one per core."""
     sampling: Literal["all", "keyframes"] = "all"
     """``all`` decodes every frame (exact cuts); ``keyframes`` decodes only keyframes (fast)."""
+    tone_map: Literal["auto", "off"] = "auto"
+    """``auto`` tone-maps PQ and HLG (HDR) sources to BT.709 SDR before filtering, scoring and
+    writing, so an HDR video does not give grey, flat thumbnails; ``off`` keeps the raw signal."""
 
     def __post_init__(self) -> None:
         _check(self.threads >= 0, "decode.threads", "must be >= 0")
@@ -190,12 +193,26 @@ class FacesConfig:
     detector: Literal["haar"] = "haar"
     """Face detector; ``haar`` is OpenCV's frontal-face cascade."""
     bonus: float = 0.05
-    """Added to the CLIP score when a face of at least ``min_size`` is present."""
+    """The most a face adds to the score: reached by a face of ``full_size`` or larger."""
     min_size: float = 0.07
     """Smallest face counted, as a fraction of the frame's shorter side."""
+    full_size: float = 0.25
+    """Face height, as a fraction of the frame's shorter side, that earns the whole bonus;
+    smaller faces earn a share in proportion."""
+    profile: bool = True
+    """Also search turned faces (OpenCV's profile cascade, both directions)."""
+    edge_penalty: float = 0.03
+    """Taken off for the largest face when the frame edge cuts it in half."""
+    closed_eyes_penalty: float = 0.03
+    """Taken off when the largest face is frontal and big enough to check, and no open eye is
+    found in it (the seed's "mid-blink")."""
 
     def __post_init__(self) -> None:
         _check(0 < self.min_size < 1, "faces.min_size", "must be a fraction in (0, 1)")
+        _check(self.min_size <= self.full_size <= 1, "faces.full_size", "must be in [min_size, 1]")
+        _check(self.bonus >= 0, "faces.bonus", "must be >= 0")
+        _check(self.edge_penalty >= 0, "faces.edge_penalty", "must be >= 0")
+        _check(self.closed_eyes_penalty >= 0, "faces.closed_eyes_penalty", "must be >= 0")
 
 
 @dataclass(frozen=True)
