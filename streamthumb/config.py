@@ -32,16 +32,21 @@ from .errors import ConfigError
 __all__ = [
     "CandidatesConfig",
     "Config",
+    "BlurConfig",
+    "ContrastConfig",
     "DecodeConfig",
     "ExposureConfig",
     "FacesConfig",
     "FiltersConfig",
+    "GraphicConfig",
+    "NoiseConfig",
     "OutputConfig",
     "RuntimeConfig",
     "ScoringConfig",
     "SelectConfig",
     "SharpnessConfig",
     "ShotsConfig",
+    "TransitionConfig",
     "preset_names",
     "preset_text",
 ]
@@ -148,13 +153,93 @@ class ExposureConfig:
 
 
 @dataclass(frozen=True)
+class BlurConfig:
+    """The blur filter that sees direction: the re-blur "blur effect" per axis."""
+
+    max_blur: float = 0.6
+    """Highest blur effect (0 sharp .. 1 flat) allowed along either axis; sharp footage
+    measures 0.2-0.45, defocus and motion blur 0.6-0.9."""
+    soft_ratio: float = 0.5
+    """A candidate whose Laplacian variance is below this share of the sharpest candidate of
+    its shot is rejected as ``soft`` when the picks are chosen: the sharp frame wins."""
+
+    def __post_init__(self) -> None:
+        _check(0 < self.max_blur <= 1, "filters.blur.max_blur", "must be in (0, 1]")
+        _check(0 <= self.soft_ratio < 1, "filters.blur.soft_ratio", "must be in [0, 1)")
+
+
+@dataclass(frozen=True)
+class ContrastConfig:
+    """The contrast filter: washed-out, foggy and flat frames, from luma percentiles."""
+
+    min_range: float = 45.0
+    """Lowest luma range (2nd to 98th percentile, 0-255) of any frame."""
+    washed_range: float = 90.0
+    """A frame brighter than ``washed_luma`` needs at least this range, or it is washed out."""
+    washed_luma: float = 150.0
+    """Mean luma above which a low range reads as milky rather than moody."""
+
+    def __post_init__(self) -> None:
+        _check(0 <= self.min_range <= self.washed_range <= 255, "filters.contrast", "needs 0 <= min_range <= washed_range")
+
+
+@dataclass(frozen=True)
+class NoiseConfig:
+    """The noise filter: detail survives a 2x downscale, noise and TV static do not."""
+
+    min_ratio: float = 0.6
+    """Lowest Laplacian variance at half size over that at full size; photos measure 1.5-7,
+    white noise 0.25."""
+
+    def __post_init__(self) -> None:
+        _check(self.min_ratio >= 0, "filters.noise.min_ratio", "must be >= 0")
+
+
+@dataclass(frozen=True)
+class GraphicConfig:
+    """The graphics filter: slates, cards, credits, bars are mostly perfectly flat colour."""
+
+    max_flat: float = 0.85
+    """Highest share of pixels with no luma gradient at all; camera footage stays well under,
+    text on a flat ground and test patterns lie above 0.9."""
+
+    def __post_init__(self) -> None:
+        _check(0 < self.max_flat <= 1, "filters.graphic.max_flat", "must be in (0, 1]")
+
+
+@dataclass(frozen=True)
+class TransitionConfig:
+    """The transition filter: dissolves, fades and the frames beside a cut, from the shot
+    detector's per-frame numbers (no second pass)."""
+
+    max_dip: float = 0.85
+    """A frame whose luma spread falls below this share of its shot's spread on both sides is
+    inside a dissolve."""
+    max_fade: float = 0.8
+    """A frame on a ramp to or from black with less than this share of its window's spread
+    is inside a fade."""
+    min_cut_gap: float = 0.1
+    """Seconds a candidate keeps from a cut."""
+
+    def __post_init__(self) -> None:
+        _check(0 < self.max_dip <= 1, "filters.transition.max_dip", "must be in (0, 1]")
+        _check(0 < self.max_fade <= 1, "filters.transition.max_fade", "must be in (0, 1]")
+        _check(self.min_cut_gap >= 0, "filters.transition.min_cut_gap", "must be >= 0")
+
+
+@dataclass(frozen=True)
 class FiltersConfig:
     """The structural filters run on every candidate before the scorer; one section each."""
 
-    enabled: tuple[str, ...] = ("sharpness", "exposure")
+    enabled: tuple[str, ...] = ("sharpness", "blur", "exposure", "contrast", "noise", "graphic", "transition")
     """Filters to run, in order; each name is a section below."""
     sharpness: SharpnessConfig = field(default_factory=SharpnessConfig)
+    blur: BlurConfig = field(default_factory=BlurConfig)
     exposure: ExposureConfig = field(default_factory=ExposureConfig)
+    contrast: ContrastConfig = field(default_factory=ContrastConfig)
+    noise: NoiseConfig = field(default_factory=NoiseConfig)
+    graphic: GraphicConfig = field(default_factory=GraphicConfig)
+    transition: TransitionConfig = field(default_factory=TransitionConfig)
 
     def __post_init__(self) -> None:
         known = [f.name for f in dataclasses.fields(self) if f.name != "enabled"]

@@ -127,7 +127,7 @@ class StreamPipeline:
         update = self._shots.process(small_bgr(frame, *self._small_size, self._shot_scaler), t)
         self._planner.add_cuts(update.cuts)
         self.timings["shots"] += time.perf_counter() - start
-        ready = self._with_views(self._planner.push(self.frames, t, keep(frame), update.content))
+        ready = self._with_views(self._planner.push(self.frames, t, keep(frame), update))
         self.frames += 1
         self.last_t = t
         if self._on_event is not None:

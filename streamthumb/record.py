@@ -72,8 +72,9 @@ class Candidate:
 
     @property
     def reasons(self) -> tuple[str, ...]:
-        """The reasons of the failed verdicts, in filter order."""
-        return tuple(v.reason for v in self.verdicts if not v.passed)
+        """The reasons of the failed verdicts, in filter order, each once (two filters may both
+        say ``blurry``)."""
+        return tuple(dict.fromkeys(v.reason for v in self.verdicts if not v.passed))
 
     def measure(self, name: str, value: float) -> None:
         """Record a measured signal."""

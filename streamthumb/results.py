@@ -68,8 +68,8 @@ class CandidateInfo:
 
     @property
     def reasons(self) -> tuple[str, ...]:
-        """Reasons of the failed verdicts."""
-        return tuple(v.reason for v in self.verdicts if not v.passed)
+        """Reasons of the failed verdicts, each once."""
+        return tuple(dict.fromkeys(v.reason for v in self.verdicts if not v.passed))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form: one entry of ``--explain``'s ``candidates``."""

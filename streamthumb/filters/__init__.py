@@ -17,15 +17,20 @@ from __future__ import annotations
 
 from ..config import Config
 from ._base import Bonus, Filter, Views, measure_all
+from .blur import BlurFilter
+from .contrast import ContrastFilter
 from .exposure import ExposureFilter
 from .faces import FaceBonus
+from .graphic import GraphicFilter
+from .noise import NoiseFilter
 from .sharpness import SharpnessFilter
+from .transition import TransitionFilter
 
 __all__ = ["FILTERS", "Bonus", "FaceBonus", "Filter", "Views", "make_bonuses", "make_filters", "measure_all"]
 
 FILTERS: dict[str, type[Filter]] = {
-    SharpnessFilter.name: SharpnessFilter,
-    ExposureFilter.name: ExposureFilter,
+    f.name: f
+    for f in (SharpnessFilter, BlurFilter, ExposureFilter, ContrastFilter, NoiseFilter, GraphicFilter, TransitionFilter)
 }
 """Filter names accepted by ``filters.enabled``; each is also its config section's name."""
 

@@ -56,6 +56,19 @@ class Views:
 
         return kornia.color.rgb_to_grayscale(self.rgb)
 
+    @cached_property
+    def histogram(self) -> torch.Tensor:
+        """(N, 256) float32 share of pixels per luma level: percentiles and entropy read it."""
+        n = len(self)
+        levels = self.gray.flatten(1).round().clamp(0, 255).long() + 256 * torch.arange(n, device=self.gray.device)[:, None]
+        counts = torch.bincount(levels.flatten(), minlength=256 * n).view(n, 256).float()
+        return counts / counts.sum(dim=1, keepdim=True)
+
+    def percentile(self, q: float) -> torch.Tensor:
+        """(N,) luma level below which a share ``q`` of each image's pixels lie."""
+        cdf = self.histogram.cumsum(dim=1)
+        return (cdf < q).sum(dim=1).float()
+
 
 class Filter(ABC):
     """Measures signals on a batch of views, then judges each candidate pass or fail.
