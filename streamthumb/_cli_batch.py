@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from ._cli_options import add_config_options, load_config, show_progress
-from .library import VIDEO_EXTENSIONS  # light: sqlite and the config, no torch
+from .inputs import VIDEO_EXTENSIONS  # light: no torch
+from .summary import VideoDone
 
 __all__ = ["COMMANDS", "add_parsers", "run"]
 
@@ -78,17 +79,18 @@ def run(args: argparse.Namespace) -> int:
 def _cmd_batch(args: argparse.Namespace) -> int:
     from .batch import format_summary, run_batch  # torch: only once there is work to do
 
-    summary = run_batch(
-        args.inputs,
-        args.out,
-        load_config(args),
-        db=args.db,
-        workers=args.workers,
-        extensions=_extensions(args.ext) if args.ext else VIDEO_EXTENSIONS,
-        retry_failed=args.retry_failed,
-        force=args.force,
-        progress=show_progress(args),
-    )
+    with _BatchProgress(show_progress(args)) as bar:
+        summary = run_batch(
+            args.inputs,
+            args.out,
+            load_config(args),
+            db=args.db,
+            workers=args.workers,
+            extensions=_extensions(args.ext) if args.ext else VIDEO_EXTENSIONS,
+            retry_failed=args.retry_failed,
+            force=args.force,
+            on_event=bar,
+        )
     if not args.quiet:
         print(format_summary(summary), file=sys.stderr)
     return summary.exit_code
@@ -107,6 +109,42 @@ def _cmd_export(args: argparse.Namespace) -> int:
         else:
             write_export(records, args.format, sys.stdout)
     return 0
+
+
+class _BatchProgress:
+    """The batch progress bar, a ``VideoDone`` subscriber: videos settled, frames/s, failures.
+
+    Opened at once when enabled, so even a run that finds nothing shows (and clears) its bar;
+    the total arrives with the first event.
+
+    Args:
+        enabled: Draw at all (``show_progress``).
+    """
+
+    def __init__(self, enabled: bool):
+        self._bar: Any = None
+        if enabled:
+            from tqdm import tqdm
+
+            self._bar = tqdm(unit="video", desc="streamthumb batch", file=sys.stderr, dynamic_ncols=True, leave=False)
+
+    def __call__(self, event: VideoDone) -> None:
+        bar = self._bar
+        if bar is None:
+            return
+        if event.total is not None and bar.total != event.total:
+            bar.total = event.total
+        elapsed = bar.format_dict["elapsed"]
+        rate = event.frames / elapsed if elapsed > 0 else 0.0
+        bar.set_postfix_str(f"{rate:.0f} frames/s, {event.failed} failed", refresh=False)
+        bar.update(event.finished - bar.n)
+
+    def __enter__(self) -> _BatchProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.close()
 
 
 def _extensions(text: str) -> frozenset[str]:

@@ -17,10 +17,8 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
-import hashlib
 import json
 import os
-import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +26,6 @@ from pathlib import Path
 from typing import Any, Literal, TextIO, get_args
 from urllib.parse import quote
 
-from .config import Config
 from .errors import InputError, OutputError, StreamthumbError
 
 try:  # POSIX only; elsewhere two runs on one manifest are not prevented
@@ -39,33 +36,18 @@ except ImportError:  # pragma: no cover
 __all__ = [
     "DB_NAME",
     "ExportFormat",
-    "FileStamp",
     "Manifest",
     "Status",
-    "VIDEO_EXTENSIONS",
     "VideoRecord",
-    "config_hash",
-    "file_stamp",
     "read_export",
-    "video_id",
     "write_export",
 ]
 
-VIDEO_EXTENSIONS = frozenset(
-    ".3gp .avi .flv .m2ts .m4v .mkv .mov .mp4 .mpeg .mpg .mts .mxf .ogv .ts .webm .wmv".split()
-)
-"""Extensions picked up when walking a folder; files named explicitly are always tried.
-
-Here, not in ``batch``, so the CLI can list them in ``--help`` without importing torch.
-"""
 DB_NAME = "streamthumb.db"
 """The manifest's file name inside the output folder, unless ``--db`` says otherwise."""
 SCHEMA_VERSION = 2
 """Stored in ``PRAGMA user_version``; a newer file is refused rather than misread, an older one
 is migrated on first write. Version 2 added ``truncated`` and ``corrupt_packets``."""
-FINGERPRINT_SPAN = 1 << 20
-"""Bytes hashed at each end of a file: enough to see a re-encode, cheap on network drives."""
-
 Status = Literal["done", "failed", "pending"]
 """``pending`` means work started and did not finish; the next run redoes it."""
 ExportFormat = Literal["jsonl", "csv"]
@@ -95,17 +77,6 @@ _JSON_FIELDS = ("picks", "timings")
 
 
 @dataclass(frozen=True)
-class FileStamp:
-    """What identifies a file's content without decoding it."""
-
-    size: int
-    mtime: float
-    """``st_mtime``; a changed mtime with an unchanged fingerprint is not a change."""
-    fingerprint: str | None
-    """Size plus a BLAKE2 hash of the first and last MiB; None when the file is unreadable."""
-
-
-@dataclass(frozen=True)
 class VideoRecord:
     """One manifest row: where a video's thumbnails are and how they were made."""
 
@@ -113,7 +84,7 @@ class VideoRecord:
     """Resolved absolute path of the video; the primary key."""
     status: Status
     config_hash: str
-    """``config_hash`` of the settings the row was made with; another hash means redo."""
+    """``identity.config_hash`` of what the row was made with; another hash means redo."""
     thumbs: str
     """The video's own thumbnail folder."""
     size: int | None = None
@@ -336,53 +307,6 @@ def _from_row(row: tuple[Any, ...]) -> VideoRecord:
     if data["truncated"] is not None:
         data["truncated"] = bool(data["truncated"])  # SQLite has no bool: stored as 0/1
     return VideoRecord.from_dict(data)
-
-
-# -- identities --------------------------------------------------------------------------------
-
-
-def file_stamp(path: str | os.PathLike[str]) -> FileStamp:
-    """Size, mtime and a content fingerprint, reading at most two MiB.
-
-    Raises:
-        OSError: the file cannot be stat'ed. A file that can be stat'ed but not read gets
-            ``fingerprint=None``, so its row still records the size the failure was seen at.
-    """
-    st = os.stat(path)
-    try:
-        with open(path, "rb") as fh:
-            digest = hashlib.blake2b(digest_size=16)
-            digest.update(fh.read(FINGERPRINT_SPAN))
-            if st.st_size > FINGERPRINT_SPAN:
-                fh.seek(max(FINGERPRINT_SPAN, st.st_size - FINGERPRINT_SPAN))
-                digest.update(fh.read(FINGERPRINT_SPAN))
-    except OSError:
-        return FileStamp(size=st.st_size, mtime=st.st_mtime, fingerprint=None)
-    return FileStamp(size=st.st_size, mtime=st.st_mtime, fingerprint=f"{st.st_size}-{digest.hexdigest()}")
-
-
-def video_id(path: str) -> str:
-    """A folder name for a video: its sanitized stem, readable, plus a hash of the full path.
-
-    The 64-bit hash of the resolved path is what keeps ids apart (``a/clip.mp4`` and
-    ``b/clip.mp4``); the stem is only there so people can find a folder by eye.
-    """
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(path).stem).strip("._-")[:40] or "video"
-    return f"{stem}-{hashlib.sha256(os.fsencode(path)).hexdigest()[:16]}"
-
-
-def config_hash(config: Config) -> str:
-    """Hash of the settings that change the thumbnails.
-
-    ``runtime`` (device, batch and queue sizes), decoder threads and the weights cache folder
-    are left out: they change speed or location, not picks, and moving a library to a GPU
-    machine or the cache to another disk should not redo it.
-    """
-    data = config.to_dict()
-    del data["runtime"]
-    del data["decode"]["threads"]
-    del data["scoring"]["cache_dir"]
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
 # -- export -------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,9 +21,15 @@ import pytest
 import yaml
 
 import synthetic
-from streamthumb import ConfigError, InputError, batch, cli
-from streamthumb.batch import run_batch
-from streamthumb.library import DB_NAME, VIDEO_EXTENSIONS, Manifest, VideoRecord, read_export
+from conftest import ConstantScorer
+from streamthumb import ConfigError, InputError, batch, cli, task
+from streamthumb.batch import VideoDone, run_batch
+from streamthumb.engine import InferenceEngine
+from streamthumb.errors import Cancelled
+from streamthumb.events import CancelToken
+from streamthumb.executor import ThreadExecutor
+from streamthumb.inputs import VIDEO_EXTENSIONS
+from streamthumb.library import DB_NAME, Manifest, VideoRecord, read_export
 from synthetic import Segment, write_video
 
 K = 2
@@ -292,14 +299,14 @@ def test_crash_between_files_and_rows_is_redone(small, tiny_config, tmp_path, mo
 
 
 def test_a_bug_fails_one_video_not_the_run(small, tiny_config, tmp_path, monkeypatch):
-    real = batch.pick
+    real = task.pick
 
     def pick(source, *args, **kwargs):
         if Path(source).name == "v1.mp4":
             raise ZeroDivisionError("division by zero")
         return real(source, *args, **kwargs)
 
-    monkeypatch.setattr(batch, "pick", pick)
+    monkeypatch.setattr(task, "pick", pick)
     summary = run_batch(small.inputs, tmp_path / "thumbs", tiny_config)
     assert (summary.done, summary.failed, summary.exit_code) == (3, 1, 1)
     assert re.fullmatch(
@@ -353,6 +360,75 @@ def test_retry_failed_and_force(small, tiny_config, tmp_path):
     assert_consistent(out, Library(small.root, (*small.good, bad), {}, small.inputs))
 
 
+# -- events, cancellation and the shared engine ---------------------------------------------------
+
+
+def test_each_input_is_announced_once_in_order(small, tiny_config, tmp_path):
+    events = []
+    summary = run_batch([*small.inputs, str(small.good[0])], tmp_path / "thumbs", tiny_config, on_event=events.append)
+    assert all(isinstance(e, VideoDone) for e in events)
+    assert [e.finished for e in events] == list(range(1, 6)) and {e.total for e in events} == {5}
+    assert sorted(e.status for e in events) == ["done"] * 4 + ["duplicate"]
+    assert events[-1].frames == summary.frames > 0 and events[-1].failed == 0
+    rerun = []
+    run_batch(small.inputs, tmp_path / "thumbs", tiny_config, on_event=rerun.append)
+    assert [e.status for e in rerun] == ["skipped"] * 4
+
+
+def test_cancel_after_the_first_video_leaves_pending_rows_and_no_thread(small, tiny_config, tmp_path):
+    out = tmp_path / "thumbs"
+    token = CancelToken()
+    done = []
+
+    def on_event(event):
+        if event.status == "done":
+            done.append(event.path)
+            token.cancel()
+
+    with pytest.raises(Cancelled, match="cancelled; run it again"):
+        run_batch(small.inputs, out, tiny_config, workers=2, on_event=on_event, cancel=token)
+    assert [t.name for t in threading.enumerate() if t.name.startswith("streamthumb-")] == []
+    rows = records(out / DB_NAME)
+    finished = {p for p, r in rows.items() if r.status == "done"}
+    assert finished == {small.key(Path(p)) for p in done} and 1 <= len(finished) < len(small.good)
+    assert {r.status for p, r in rows.items() if p not in finished} <= {"pending"}
+    summary = run_batch(small.inputs, out, tiny_config)
+    assert (summary.done, summary.skipped) == (len(small.good) - len(finished), len(finished))
+    assert_consistent(out, small)
+
+
+def test_two_workers_share_one_engine_and_its_batches(small, tiny_config, tmp_path, monkeypatch):
+    """Two videos' candidates, submitted at the same moment, go to the model as one batch."""
+    sizes, held, first, paired = [], [], [], threading.Event()
+    lock = threading.Lock()
+    real = InferenceEngine.submit
+
+    def submit(self, images):
+        with lock:
+            sizes.append(len(images))
+            n = len(sizes)
+            if n == 1:  # hold the first video's batch until the second's is ready ...
+                held.append(images)
+            elif n == 2:  # ... then queue both back to back
+                first.append(real(self, held.pop()))
+        if n == 1:
+            assert paired.wait(30), "no second video scored"
+            return first[0]
+        future = real(self, images)
+        if n == 2:
+            paired.set()
+        return future
+
+    monkeypatch.setattr(InferenceEngine, "submit", submit)
+    scorer = ConstantScorer()  # records the size of each model call
+    summary = run_batch(small.inputs, tmp_path / "thumbs", tiny_config, workers=2, scorer=scorer)
+    assert (summary.done, summary.failed) == (len(small.good), 0)
+    assert sum(scorer.batches) == sum(sizes) and len(scorer.batches) < len(sizes)  # fewer calls than videos' batches
+    assert summary.mean_batch == pytest.approx(sum(sizes) / len(scorer.batches))
+    assert summary.mean_batch > sum(sizes) / len(sizes)
+    assert f"mean batch {summary.mean_batch:.1f}" in batch.format_summary(summary)
+
+
 # -- inputs ---------------------------------------------------------------------------------------
 
 
@@ -376,14 +452,14 @@ def test_a_missing_list_file_stops_before_any_work(tmp_path, tiny_config):
 
 def test_videos_in_flight_stay_bounded(tiny_config, tmp_path, monkeypatch):
     peak = []
-    real = batch._Workers.submit
+    real = ThreadExecutor.submit
 
-    def submit(self, task):
-        real(self, task)
+    def submit(self, video):
+        real(self, video)
         peak.append(self.in_flight)
         assert self.in_flight <= self.limit
 
-    monkeypatch.setattr(batch._Workers, "submit", submit)
+    monkeypatch.setattr(ThreadExecutor, "submit", submit)
     paths = "".join(f"{tmp_path}/missing-{i}.mp4\n" for i in range(60))
     summary = run_batch(["-"], tmp_path / "thumbs", tiny_config, workers=1, stdin=io.StringIO(paths))
     assert summary.failed == 60 and max(peak) == 2
