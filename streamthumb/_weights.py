@@ -302,12 +302,12 @@ def _unavailable(cfg: ScoringConfig, why: str) -> WeightsUnavailableError:
             f"weights for hf-hub:{ident} are not in the cache ({_cache_location(cfg)}) and cannot be "
             f"downloaded ({why}). Fix: run once with network access, or "
             f"`huggingface-cli download {ident}` on a machine that has it and copy the cache, "
-            "or point --model at local-dir:/path"
+            "or point --model at local-dir:/path, or rank without CLIP: --model none"
         )
     return WeightsUnavailableError(
         f"weights {cfg.model}/{cfg.pretrained} are not in the cache ({_cache_location(cfg)}) and "
         f"cannot be downloaded ({why}). Fix: run once with network access (HF_HUB_OFFLINE unset), "
-        "or pass --pretrained /path/to/checkpoint, or --model local-dir:/path"
+        "or pass --pretrained /path/to/checkpoint, or --model local-dir:/path, or rank without CLIP: --model none"
     )
 
 

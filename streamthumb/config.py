@@ -41,6 +41,7 @@ __all__ = [
     "GraphicConfig",
     "NoiseConfig",
     "OutputConfig",
+    "QualityConfig",
     "RuntimeConfig",
     "ScoringConfig",
     "SelectConfig",
@@ -116,12 +117,16 @@ class CandidatesConfig:
     analysis_size: int = 360
     """Candidates are filtered, scored and searched for faces at this shorter side, so one
     threshold fits 480p, 720p and 1080p alike."""
+    per_pick: int = 3
+    """When the video's length is known, sample at least this many candidates per requested
+    pick (``every`` shrinks for short videos); 0 keeps ``every`` as it is."""
 
     def __post_init__(self) -> None:
         _check(self.shot_offset >= 0, "candidates.shot_offset", "must be >= 0")
         _check(self.every >= 0, "candidates.every", "must be >= 0")
         _check(self.dedupe_gap >= 0, "candidates.dedupe_gap", "must be >= 0")
         _check(self.analysis_size >= 32, "candidates.analysis_size", "must be >= 32")
+        _check(self.per_pick >= 0, "candidates.per_pick", "must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -180,7 +185,8 @@ class ContrastConfig:
     """Mean luma above which a low range reads as milky rather than moody."""
 
     def __post_init__(self) -> None:
-        _check(0 <= self.min_range <= self.washed_range <= 255, "filters.contrast", "needs 0 <= min_range <= washed_range")
+        ok = 0 <= self.min_range <= self.washed_range <= 255
+        _check(ok, "filters.contrast", "needs 0 <= min_range <= washed_range <= 255")
 
 
 @dataclass(frozen=True)
@@ -252,7 +258,8 @@ class ScoringConfig:
     """The OpenCLIP model and the prompts it scores against."""
 
     model: str = "ViT-B-32"
-    """open_clip model name, or ``hf-hub:org/repo``, or ``local-dir:/path``."""
+    """open_clip model name, or ``hf-hub:org/repo``, or ``local-dir:/path``, or ``none``: rank by
+    the structural quality terms alone, with no model and no weights."""
     pretrained: str = "laion2b_s34b_b79k"
     """open_clip pretrained tag or a checkpoint file; ignored for hf-hub:/local-dir: models."""
     positive: tuple[str, ...] = DEFAULT_POSITIVE
@@ -267,6 +274,33 @@ class ScoringConfig:
     def __post_init__(self) -> None:
         _check(bool(self.model.strip()), "scoring.model", "must not be empty")
         _check(len(self.positive) > 0, "scoring.positive", "needs at least one prompt")
+
+
+@dataclass(frozen=True)
+class QualityConfig:
+    """Weights of the structural quality terms added to every scored candidate.
+
+    Each term is 0 (poor) to 1 (good). With CLIP they nudge its score (whose spread is about
+    0.1) towards sharper, better exposed frames; with ``scoring.model: none`` they are the
+    whole ranking.
+    """
+
+    sharpness: float = 0.01
+    """Variance of the Laplacian, log-scaled (3000 and up count fully)."""
+    crispness: float = 0.01
+    """1 - the worse axis's blur effect."""
+    exposure: float = 0.01
+    """Mean luma close to mid-grey."""
+    contrast: float = 0.01
+    """Luma range (2nd to 98th percentile) over 200."""
+    colour: float = 0.01
+    """Colourfulness (Hasler and Suesstrunk) over 100."""
+    centre: float = 0.01
+    """Detail in the central third of the frame relative to the whole: a subject in frame."""
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            _check(getattr(self, f.name) >= 0, f"quality.{f.name}", "must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -310,6 +344,9 @@ class SelectConfig:
     """Picks are at least this many seconds apart."""
     one_per_shot: bool = True
     """At most one pick per shot while the video has at least ``k`` shots."""
+    fill: bool = True
+    """When one-per-shot leaves fewer than ``k`` picks, take second frames of good shots
+    (still ``min_gap`` apart) before giving fewer."""
     pool_size: int = 0
     """Candidates (with their frames) kept while streaming; 0 means ``4 * k``."""
 
@@ -376,6 +413,7 @@ class Config:
     candidates: CandidatesConfig = field(default_factory=CandidatesConfig)
     filters: FiltersConfig = field(default_factory=FiltersConfig)
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
+    quality: QualityConfig = field(default_factory=QualityConfig)
     faces: FacesConfig = field(default_factory=FacesConfig)
     select: SelectConfig = field(default_factory=SelectConfig)
     output: OutputConfig = field(default_factory=OutputConfig)

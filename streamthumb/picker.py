@@ -102,9 +102,9 @@ class Picker:
             bonuses=bonuses,
             fps=fps,
             video=video,
+            duration=duration,
             on_event=on_event,
         )
-        self._pipe.duration_hint = duration
         self._on_event = on_event
         self._cancel = cancel or CancelToken()
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=cfg.runtime.queue_size)

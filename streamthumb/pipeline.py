@@ -32,8 +32,9 @@ from .decode import Frame, analysis_view, frame_size, keep, small_bgr, to_rgb, u
 from .engine import Scores
 from .events import CandidateJudged, EventCallback, Progress
 from .filters import Bonus, Filter, Views, make_filters, measure_all
+from .quality import quality_terms, weighted
 from .record import Candidate
-from .results import Pick, Result, Shot, Stats
+from .results import Pick, Result, Shot, Stats, Verdict
 from .select import GreedySelector
 from .shots import analysis_size, make_shot_detector
 
@@ -67,6 +68,8 @@ class StreamPipeline:
         bonuses: Score bonuses, such as faces.
         fps: The stream's nominal frame rate.
         video: Name recorded in the result and the events.
+        duration: The stream's length when the source knows it: short videos are sampled more
+            densely, and progress events carry it.
         on_event: Receives ``Progress`` and ``CandidateJudged`` events.
     """
 
@@ -79,6 +82,7 @@ class StreamPipeline:
         bonuses: Sequence[Bonus] = (),
         fps: float = 25.0,
         video: str | None = None,
+        duration: float | None = None,
         on_event: EventCallback | None = None,
     ):
         self.config = cfg = config
@@ -92,14 +96,15 @@ class StreamPipeline:
         # Hold frames until the detector can no longer report a cut before them, plus the offset.
         offset_frames = 0 if keyframes else math.ceil(cfg.candidates.shot_offset * self.fps) + 1
         lookahead = self._shots.latency + offset_frames + 1
-        self._planner = CandidatePlanner(cfg.candidates, lookahead, every_frame=keyframes)
+        self._planner = CandidatePlanner(
+            cfg.candidates, lookahead, every_frame=keyframes, context=round(self.fps), every=_every(cfg, duration)
+        )
         self.selector = GreedySelector(cfg.select)
         self.fallback = GreedySelector(cfg.select, key=lambda c: c.signals.get("sharpness", 0.0))
         self.records: list[Candidate] = []
         self.frames = 0
         self.last_t = 0.0
-        self.duration_hint: float | None = None
-        """The source's idea of the stream's length, for progress events."""
+        self.duration_hint = duration
         self.timings: defaultdict[str, float] = defaultdict(float)
         """Seconds per stage on the caller's thread."""
         self.eval_timings: defaultdict[str, float] = defaultdict(float)
@@ -196,7 +201,10 @@ class StreamPipeline:
         self.scored += len(cands)
         for i, (cand, value) in enumerate(zip(cands, scores.tolist(), strict=True)):
             cand.measure("clip", value)
-            cand.score = value
+            terms = quality_terms(cand.signals)
+            for name, term in terms.items():
+                cand.measure(f"q_{name}", term)
+            cand.score = value + weighted(terms, self.config.quality)
             cand.embedding = None if embeddings is None else embeddings[i]
 
     def _apply_bonuses(self, cands: Sequence[Candidate]) -> None:
@@ -228,6 +236,7 @@ class StreamPipeline:
         start = time.perf_counter()
         end = max(self.last_t + 1.0 / self.fps, duration or 0.0)
         shots = self._shot_list(end)
+        self._reject_soft()
         self._apply_bonuses(self.selector.items)
         chosen = self.selector.choose(len(shots))
         fallback = not chosen
@@ -251,6 +260,21 @@ class StreamPipeline:
             shortfall=self._shortfall(len(picks), fallback),
             candidates=tuple(c.info() for c in self.records),
         )
+
+    def _reject_soft(self) -> None:
+        """A pooled frame much softer than the sharpest good frame of its shot loses to it."""
+        if "blur" not in self.config.filters.enabled:
+            return
+        ratio, best = self.config.filters.blur.soft_ratio, defaultdict[int, float](float)
+        for cand in self.records:
+            if cand.passed and "sharpness" in cand.signals:
+                best[cand.shot] = max(best[cand.shot], cand.signals["sharpness"])
+        for cand in self.selector.items:
+            limit = ratio * best[cand.shot]
+            if cand.signals["sharpness"] < limit:
+                cand.judge(Verdict("blur", False, "soft", cand.signals["sharpness"], limit))
+                self.selector.discard(cand)
+                self._reject(cand)
 
     def _rescue(self, num_shots: int) -> list[Candidate]:
         """Score the sharpest rejected candidates so even an all-blurry video gets thumbnails."""
@@ -300,6 +324,15 @@ class StreamPipeline:
             peak_frames_held=source.peak_frames_held,
             timings=timings,
         )
+
+
+def _every(config: Config, duration: float | None) -> float:
+    """Seconds between uniform samples: denser for a short video, so every video has at least
+    ``per_pick`` candidates per requested pick, however short or uncut."""
+    cand = config.candidates
+    if not duration or not cand.per_pick or cand.every <= 0:
+        return cand.every
+    return min(cand.every, duration / (cand.per_pick * config.select.k + 1))
 
 
 def _same_shape(cands: Sequence[Candidate]) -> list[list[Candidate]]:

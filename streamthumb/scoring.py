@@ -26,7 +26,7 @@ from . import _weights
 from .config import ScoringConfig
 from .errors import ModelError
 
-__all__ = ["ClipScorer", "Scorer", "load_scorer"]
+__all__ = ["ClipScorer", "ModelFreeScorer", "Scorer", "load_scorer"]
 
 
 class Scorer(ABC):
@@ -171,8 +171,39 @@ def _autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
     return torch.float16
 
 
-def load_scorer(cfg: ScoringConfig, device: torch.device | str = "cpu") -> ClipScorer:
+class ModelFreeScorer(Scorer):
+    """No model: every frame scores 0, so the structural quality terms alone rank them.
+
+    For CPU-only bulk runs and machines without weights (``--model none``). It still gives an
+    embedding, a normalised 4x4x4 colour histogram of the view, so diversity on content works.
+
+    Args:
+        device: Where the histograms are computed.
+    """
+
+    BINS = 4
+    """Levels per channel of the colour histogram: 64 numbers tell scenes apart cheaply."""
+
+    def __init__(self, device: torch.device | str = "cpu"):
+        self.device = torch.device(device)
+
+    def score(self, images: torch.Tensor) -> torch.Tensor:
+        return torch.zeros(images.shape[0])
+
+    @torch.inference_mode()
+    def score_and_embed(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        n, bins = images.shape[0], self.BINS
+        q = images.to(self.device).long() * bins // 256  # (N, 3, H, W) levels 0..bins-1
+        index = (q[:, 0] * bins + q[:, 1]) * bins + q[:, 2]
+        index = index.flatten(1) + bins**3 * torch.arange(n, device=index.device)[:, None]
+        hist = torch.bincount(index.flatten(), minlength=n * bins**3).view(n, bins**3).float()
+        return self.score(images), F.normalize(hist.sqrt(), dim=-1).cpu()  # sqrt: Hellinger, so cosine compares shapes
+
+
+def load_scorer(cfg: ScoringConfig, device: torch.device | str = "cpu") -> Scorer:
     """Build the configured OpenCLIP scorer, loading real weights or failing clearly.
+
+    ``scoring.model: none`` gives the ``ModelFreeScorer`` instead, and loads nothing.
 
     Prints nothing: what open_clip and the hub log, warn or draw during the load goes to the
     ``streamthumb.scoring`` logger at DEBUG. Weights that are cached load without touching the
@@ -192,6 +223,8 @@ def load_scorer(cfg: ScoringConfig, device: torch.device | str = "cpu") -> ClipS
         ModelError: the model name is unknown or the checkpoint does not fit the model.
     """
     device = torch.device(device)
+    if cfg.model == "none":
+        return ModelFreeScorer(device)
     model, tokenizer = _weights.load_model(cfg, device)
     return ClipScorer(
         model,

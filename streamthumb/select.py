@@ -95,20 +95,41 @@ class GreedySelector(Selector):
         return per_shot and self._cfg.one_per_shot and a.shot == b.shot
 
     def choose(self, num_shots: int) -> list[Candidate]:
-        """Greedy top-K: best first, skipping conflicts; one per shot only while shots >= k."""
+        """Greedy top-K: best first, skipping conflicts; one per shot only while shots >= k.
+
+        With ``fill``, a second pass relaxes one-per-shot (the time gap stays) when the first
+        left fewer than ``k``: a second frame of a good shot beats no frame.
+        """
         per_shot = num_shots >= self._cfg.k
-        picked: list[Candidate] = []
+        picked = self._greedy([], per_shot=per_shot)
+        if per_shot and self._cfg.fill and len(picked) < self._cfg.k:
+            picked = self._greedy(picked, per_shot=False)
+        for rank, cand in enumerate(picked, start=1):
+            cand.decide("picked", rank=rank)
+        for cand in self.items:
+            if cand.fate != "picked":
+                self._explain_loss(cand, picked)
+        return picked
+
+    def _greedy(self, picked: list[Candidate], *, per_shot: bool) -> list[Candidate]:
+        picked = list(picked)
         for cand in self.items:
             if len(picked) == self._cfg.k:
-                _lose(cand, "below_top_k", f"{self._cfg.k} better picks were found")
-                continue
-            rival = next((p for p in picked if self._conflict(cand, p, per_shot=per_shot)), None)
-            if rival is not None:
-                _lose(cand, "outranked", f"{_dominated(cand, rival)}, pick {rival.rank}")
-                continue
-            picked.append(cand)
-            cand.decide("picked", rank=len(picked))
-        return picked
+                break
+            if cand not in picked and not any(self._conflict(cand, p, per_shot=per_shot) for p in picked):
+                picked.append(cand)
+        return sorted(picked, key=lambda c: -self._key(c))
+
+    def _explain_loss(self, cand: Candidate, picked: list[Candidate]) -> None:
+        rival = next((p for p in picked if self._conflict(cand, p) and self._key(p) >= self._key(cand)), None)
+        if rival is not None:
+            _lose(cand, "outranked", f"{_dominated(cand, rival)}, pick {rival.rank}")
+        else:
+            _lose(cand, "below_top_k", f"{len(picked)} better picks were found")
+
+    def discard(self, cand: Candidate) -> None:
+        """Take a pooled candidate out, such as one a late check rejected."""
+        self._items.remove(cand)
 
 
 def _lose(cand: Candidate, fate: Fate, detail: str) -> None:

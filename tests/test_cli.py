@@ -276,7 +276,7 @@ def test_explain_lists_every_candidate_with_its_fate(run, standard_video, tmp_pa
     assert picked == [(p["rank"], p["t"]) for p in doc["picks"]]
     rejected = [c for c in cands if c["fate"] == "rejected"]
     assert rejected and all(any(not v["passed"] for v in c["verdicts"]) for c in rejected)
-    reasons = [v["reason"] for c in rejected for v in c["verdicts"] if not v["passed"]]
+    reasons = [r for c in rejected for r in {v["reason"] for v in c["verdicts"] if not v["passed"]}]
     assert {r: reasons.count(r) for r in set(reasons)} == doc["stats"]["rejected"]
     assert all(c["fate_detail"] for c in cands if c["fate"] in ("outranked", "evicted", "below_top_k", "rejected"))
     assert "candidates" not in json.loads(run(str(standard_video[0]), "--no-write", "--json", "-q")[1])

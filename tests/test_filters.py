@@ -1,5 +1,6 @@
 """The filters: what each catches, and one conformance suite every registered filter passes."""
 
+import badframes as bf
 import cv2
 import numpy as np
 import pytest
@@ -8,7 +9,6 @@ import torch
 from streamthumb.config import Config, FiltersConfig
 from streamthumb.filters import FILTERS, Views, make_filters, measure_all
 from streamthumb.results import Verdict
-import badframes as bf
 from synthetic import PHOTOS, photo
 
 RESOLUTIONS = [(854, 480), (1280, 720), (1920, 1080)]

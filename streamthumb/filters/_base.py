@@ -60,7 +60,8 @@ class Views:
     def histogram(self) -> torch.Tensor:
         """(N, 256) float32 share of pixels per luma level: percentiles and entropy read it."""
         n = len(self)
-        levels = self.gray.flatten(1).round().clamp(0, 255).long() + 256 * torch.arange(n, device=self.gray.device)[:, None]
+        offsets = 256 * torch.arange(n, device=self.gray.device)[:, None]
+        levels = self.gray.flatten(1).round().clamp(0, 255).long() + offsets
         counts = torch.bincount(levels.flatten(), minlength=256 * n).view(n, 256).float()
         return counts / counts.sum(dim=1, keepdim=True)
 

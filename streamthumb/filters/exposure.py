@@ -9,7 +9,20 @@ import torch
 from ..results import Verdict
 from ._base import Filter, Views
 
-__all__ = ["ExposureFilter"]
+__all__ = ["ExposureFilter", "colourfulness"]
+
+
+def colourfulness(rgb: torch.Tensor) -> torch.Tensor:
+    """(N,) colourfulness of Hasler and Suesstrunk (2003) of (N, 3, H, W) 0-255 images.
+
+    Not a filter threshold: the quality score's colour term. Measured here because it reads
+    the same planes as exposure.
+    """
+    rg = (rgb[:, 0] - rgb[:, 1]).flatten(1)
+    yb = (0.5 * (rgb[:, 0] + rgb[:, 1]) - rgb[:, 2]).flatten(1)
+    spread = (rg.var(dim=1) + yb.var(dim=1)).sqrt()
+    centre = (rg.mean(dim=1) ** 2 + yb.mean(dim=1) ** 2).sqrt()
+    return spread + 0.3 * centre
 
 
 class ExposureFilter(Filter):
@@ -19,7 +32,7 @@ class ExposureFilter(Filter):
     reasons = ("dark", "blown_out")
 
     def measure(self, views: Views) -> dict[str, torch.Tensor]:
-        return {"brightness": views.gray.flatten(1).mean(dim=1)}
+        return {"brightness": views.gray.flatten(1).mean(dim=1), "colourfulness": colourfulness(views.rgb)}
 
     def judge(self, signals: Mapping[str, float]) -> Verdict:
         cfg, value = self.config.filters.exposure, signals["brightness"]
