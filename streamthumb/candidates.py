@@ -10,6 +10,9 @@ transition signals measured from them, so fades and dissolves are caught with no
 - ``dissolve``: the frame's luma spread over the smaller of the highest spreads before and after
   it in its shot. Two uncorrelated pictures averaged have about 0.7 of their spread, so a frame
   inside a dissolve sits in a dip, where a pan or a zoom keeps its spread;
+- ``spread_slope``: how fast the luma spread changes across the frame (relative change over a
+  fifth of a second each way, same shot). A dissolve between pictures of unequal spread is a
+  ramp with no dip; pans and zooms keep their spread within a few percent;
 - ``fade``: the frame's luma spread over the highest in its window, when the window reaches
   near-black in the same shot: a fade is a ramp from or to black.
 
@@ -171,6 +174,7 @@ class CandidatePlanner:
             before = [w.stats for w in self._past if w.shot == shot]
             later = [w.stats for w in after if w.shot == shot]
             cand.measure("dissolve", _dip(item.stats, before, later))
+            cand.measure("spread_slope", _slope(item.stats, before, later, max(1, self._context // 5)))
             cand.measure("fade", _fade(item.stats, same))
         return cand
 
@@ -206,6 +210,14 @@ def _dip(own: ShotUpdate, before: Sequence[ShotUpdate], later: Sequence[ShotUpda
         return 1.0
     edge = min(max(s.spread for s in before), max(s.spread for s in later))
     return min(1.0, own.spread / edge) if edge > 0 else 1.0
+
+
+def _slope(own: ShotUpdate, before: Sequence[ShotUpdate], later: Sequence[ShotUpdate], step: int) -> float:
+    """Relative change of spread from ``step`` frames before to ``step`` after; 0 without both."""
+    if len(before) < step or len(later) < step:
+        return 0.0
+    change = abs(later[step - 1].spread - before[-step].spread)
+    return change / max(own.spread, 1.0) if change == change else 0.0  # NaN: no numbers given
 
 
 def _fade(own: ShotUpdate, window: Sequence[ShotUpdate]) -> float:

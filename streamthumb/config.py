@@ -221,6 +221,9 @@ class TransitionConfig:
     max_dip: float = 0.85
     """A frame whose luma spread falls below this share of its shot's spread on both sides is
     inside a dissolve."""
+    max_slope: float = 0.12
+    """A frame whose luma spread changes by more than this share within a fifth of a second
+    each way, with no cut, is inside a dissolve."""
     max_fade: float = 0.8
     """A frame on a ramp to or from black with less than this share of its window's spread
     is inside a fade."""
@@ -229,6 +232,7 @@ class TransitionConfig:
 
     def __post_init__(self) -> None:
         _check(0 < self.max_dip <= 1, "filters.transition.max_dip", "must be in (0, 1]")
+        _check(self.max_slope > 0, "filters.transition.max_slope", "must be > 0")
         _check(0 < self.max_fade <= 1, "filters.transition.max_fade", "must be in (0, 1]")
         _check(self.min_cut_gap >= 0, "filters.transition.min_cut_gap", "must be >= 0")
 
@@ -345,8 +349,9 @@ class SelectConfig:
     one_per_shot: bool = True
     """At most one pick per shot while the video has at least ``k`` shots."""
     fill: bool = True
-    """When one-per-shot leaves fewer than ``k`` picks, take second frames of good shots
-    (still ``min_gap`` apart) before giving fewer."""
+    """Try hard to give ``k`` picks: when one-per-shot leaves fewer, take second frames of good
+    shots (still ``min_gap`` apart); in a video shorter than ``(k + 1) * min_gap``, keep picks
+    ``duration / (k + 1)`` apart instead."""
     pool_size: int = 0
     """Candidates (with their frames) kept while streaming; 0 means ``4 * k``."""
 

@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections import Counter, defaultdict
@@ -27,7 +28,7 @@ import torch
 from av.video.reformatter import VideoReformatter
 
 from .candidates import CandidatePlanner
-from .config import Config
+from .config import Config, SelectConfig
 from .decode import Frame, analysis_view, frame_size, keep, small_bgr, to_rgb, upright_size
 from .engine import Scores
 from .events import CandidateJudged, EventCallback, Progress
@@ -99,8 +100,9 @@ class StreamPipeline:
         self._planner = CandidatePlanner(
             cfg.candidates, lookahead, every_frame=keyframes, context=round(self.fps), every=_every(cfg, duration)
         )
-        self.selector = GreedySelector(cfg.select)
-        self.fallback = GreedySelector(cfg.select, key=lambda c: c.signals.get("sharpness", 0.0))
+        select = _select_for(cfg, duration)
+        self.selector = GreedySelector(select)
+        self.fallback = GreedySelector(select, key=lambda c: c.signals.get("sharpness", 0.0))
         self.records: list[Candidate] = []
         self.frames = 0
         self.last_t = 0.0
@@ -324,6 +326,15 @@ class StreamPipeline:
             peak_frames_held=source.peak_frames_held,
             timings=timings,
         )
+
+
+def _select_for(config: Config, duration: float | None) -> SelectConfig:
+    """The selection rules for this video: with ``fill``, a short one keeps its picks
+    ``duration / (k + 1)`` apart rather than ``min_gap``, so a 5-second clip gives three."""
+    cfg = config.select
+    if not duration or not cfg.fill:
+        return cfg
+    return dataclasses.replace(cfg, min_gap=min(cfg.min_gap, duration / (cfg.k + 1)))
 
 
 def _every(config: Config, duration: float | None) -> float:

@@ -111,7 +111,7 @@ def credits(n: int, w: int, h: int) -> Frames:
 
 
 def fade_out(name: str, n: int, w: int, h: int) -> Frames:
-    """The photo fading to black."""
+    """The photo fading to black (a shot of its own: the pan starts afresh)."""
     for i, img in enumerate(good(name, n, w, h)):
         yield (img.astype(np.float32) * (1 - (i + 1) / (n + 1))).astype(np.uint8)
 
@@ -121,6 +121,33 @@ def dissolve(a: str, b: str, n: int, w: int, h: int) -> Frames:
     for i, (x, y) in enumerate(zip(good(a, n, w, h), good(b, n, w, h, seed=1), strict=True)):
         alpha = (i + 1) / (n + 1)
         yield (x.astype(np.float32) * (1 - alpha) + y.astype(np.float32) * alpha).astype(np.uint8)
+
+
+def edited(a: str, b: str | None, seconds: tuple[float, float, float], fps: int = 25) -> list[Clip]:
+    """Shot ``a``, a transition, then shot ``b``, as an editor makes them: the pans run on
+    through the transition, so there is no cut at either end of it. ``b=None`` is a fade to
+    black; otherwise a dissolve."""
+    n_a, n_t, n_b = (max(1, round(s * fps)) for s in seconds)
+    cache: dict[tuple[int, int], tuple[list[np.ndarray], list[np.ndarray]]] = {}
+
+    def frames(w: int, h: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        if (w, h) not in cache:
+            first = list(good(a, n_a + n_t, w, h))
+            second = list(good(b, n_t + n_b, w, h, seed=1)) if b else [np.zeros_like(first[0])] * (n_t + n_b)
+            cache[w, h] = first, second
+        return cache[w, h]
+
+    def mixed(n: int, w: int, h: int) -> Frames:
+        x, y = frames(w, h)
+        for i in range(n):
+            alpha = (i + 1) / (n + 1)
+            yield (x[n_a + i].astype(np.float32) * (1 - alpha) + y[i].astype(np.float32) * alpha).astype(np.uint8)
+
+    kind = "dissolve" if b else "fade"
+    clips = [Clip("good", n_a / fps, lambda n, w, h: iter(frames(w, h)[0][:n])), Clip(kind, n_t / fps, mixed)]
+    if b:
+        clips.append(Clip("good", n_b / fps, lambda n, w, h: iter(frames(w, h)[1][n_t : n_t + n])))
+    return clips
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 ContentDetector reports no cut for a dissolve, so its frames arrive as ordinary candidates. The
 candidate planner measures each candidate's window of the shot detector's per-frame numbers in
 the decode pass (``cut_gap``, ``dissolve``, ``fade``; see ``candidates.py``); this filter only
-judges them, so it costs nothing on the device.
+judges them, so it costs nothing on the device. A dissolve shows either as a dip in luma spread
+(pictures of like spread) or as a fast ramp in it (unlike spread).
 """
 
 from __future__ import annotations
@@ -36,5 +37,8 @@ class TransitionFilter(Filter):
         fade = signals.get("fade", 1.0)
         if fade < cfg.max_fade:
             return Verdict(self.name, False, "fade", fade, cfg.max_fade)
+        slope = signals.get("spread_slope", 0.0)
+        if slope > cfg.max_slope:
+            return Verdict(self.name, False, "dissolve", slope, cfg.max_slope)
         dip = signals.get("dissolve", 1.0)
         return Verdict(self.name, dip >= cfg.max_dip, "dissolve", dip, cfg.max_dip)
