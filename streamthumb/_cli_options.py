@@ -24,7 +24,7 @@ class HelpFormatter(argparse.HelpFormatter):
 
 _FLAGS: tuple[tuple[tuple[str, ...], str, str, dict[str, Any]], ...] = (
     (("-k",), "select.k", "number of thumbnails", {"type": int}),
-    (("--model",), "scoring.model", "open_clip model, hf-hub:org/repo or local-dir:/path", {}),
+    (("--model",), "scoring.model", "open_clip model, hf-hub:org/repo, local-dir:/path, or none (no model)", {}),
     (("--pretrained",), "scoring.pretrained", "pretrained tag or checkpoint file", {}),
     (("--device",), "runtime.device", "where the models run", {"choices": ["auto", "cpu", "cuda", "mps"]}),
     (("--batch-size",), "runtime.batch_size", "candidates per model batch", {"type": int}),
