@@ -16,7 +16,17 @@ from ..results import Verdict
 if TYPE_CHECKING:
     from ..record import Candidate
 
-__all__ = ["Bonus", "Filter", "Views", "measure_all"]
+__all__ = ["Bonus", "Filter", "Views", "laplacian", "measure_all"]
+
+_LAPLACIAN = torch.tensor([[1.0, 1.0, 1.0], [1.0, -8.0, 1.0], [1.0, 1.0, 1.0]]).view(1, 1, 3, 3)
+"""Kornia's unnormalised 3x3 Laplacian, which the sharpness threshold was set with."""
+
+
+@torch.inference_mode()
+def laplacian(gray: torch.Tensor) -> torch.Tensor:
+    """The 3x3 Laplacian of (N, 1, H, W) float images, borders replicated: one conv2d call,
+    about three times faster on a CPU than going through Kornia's generic filter."""
+    return F.conv2d(F.pad(gray, (1, 1, 1, 1), mode="replicate"), _LAPLACIAN.to(gray.device, gray.dtype))
 
 
 class Views:
@@ -55,6 +65,11 @@ class Views:
         import kornia
 
         return kornia.color.rgb_to_grayscale(self.rgb)
+
+    @cached_property
+    def laplacian(self) -> torch.Tensor:
+        """(N, 1, h, w) 3x3 Laplacian of ``gray``: the sharpness, centre and noise measures share it."""
+        return laplacian(self.gray)
 
     @cached_property
     def histogram(self) -> torch.Tensor:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import torch
+import torch.nn.functional as F
 
 from ..results import Verdict
 from ._base import Filter, Views
@@ -16,8 +17,10 @@ def colourfulness(rgb: torch.Tensor) -> torch.Tensor:
     """(N,) colourfulness of Hasler and Suesstrunk (2003) of (N, 3, H, W) 0-255 images.
 
     Not a filter threshold: the quality score's colour term. Measured here because it reads
-    the same planes as exposure.
+    the same planes as exposure; at half size, since four times fewer pixels give the same
+    statistics.
     """
+    rgb = F.avg_pool2d(rgb, 2)
     rg = (rgb[:, 0] - rgb[:, 1]).flatten(1)
     yb = (0.5 * (rgb[:, 0] + rgb[:, 1]) - rgb[:, 2]).flatten(1)
     spread = (rg.var(dim=1) + yb.var(dim=1)).sqrt()

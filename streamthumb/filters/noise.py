@@ -26,7 +26,7 @@ class NoiseFilter(Filter):
     reasons = ("noise",)
 
     def measure(self, views: Views) -> dict[str, torch.Tensor]:
-        full = laplacian_variance(views.gray)
+        full = views.laplacian.flatten(1).var(dim=1)
         half = laplacian_variance(F.avg_pool2d(views.gray, 2))
         return {"detail_ratio": half / full.clamp(min=1e-6)}
 

@@ -12,16 +12,9 @@ from collections.abc import Mapping
 import torch
 
 from ..results import Verdict
-from ._base import Filter, Views
+from ._base import Filter, Views, laplacian
 
-__all__ = ["SharpnessFilter", "centre_detail", "laplacian", "laplacian_variance"]
-
-
-def laplacian(gray: torch.Tensor) -> torch.Tensor:
-    """The 3x3 Laplacian of (N, 1, H, W) float gray images."""
-    import kornia
-
-    return kornia.filters.laplacian(gray, kernel_size=3, border_type="replicate", normalized=False)
+__all__ = ["SharpnessFilter", "centre_detail", "laplacian_variance"]
 
 
 @torch.inference_mode()
@@ -30,11 +23,10 @@ def laplacian_variance(gray: torch.Tensor) -> torch.Tensor:
     return laplacian(gray).flatten(1).var(dim=1)
 
 
-@torch.inference_mode()
-def centre_detail(gray: torch.Tensor) -> torch.Tensor:
-    """(N,) mean Laplacian energy of the central third over the whole frame's: above 1 when
-    the detail (a subject) sits in the middle, below 1 for an empty centre."""
-    energy = laplacian(gray).abs()
+def centre_detail(lap: torch.Tensor) -> torch.Tensor:
+    """(N,) mean Laplacian energy of the central third over the whole frame's, from a Laplacian:
+    above 1 when the detail (a subject) sits in the middle, below 1 for an empty centre."""
+    energy = lap.abs()
     h, w = energy.shape[-2:]
     centre = energy[..., h // 3 : 2 * h // 3, w // 3 : 2 * w // 3].flatten(1).mean(dim=1)
     return centre / energy.flatten(1).mean(dim=1).clamp(min=1e-6)
@@ -47,7 +39,8 @@ class SharpnessFilter(Filter):
     reasons = ("blurry",)
 
     def measure(self, views: Views) -> dict[str, torch.Tensor]:
-        return {"sharpness": laplacian_variance(views.gray), "centre_detail": centre_detail(views.gray)}
+        lap = views.laplacian
+        return {"sharpness": lap.flatten(1).var(dim=1), "centre_detail": centre_detail(lap)}
 
     def judge(self, signals: Mapping[str, float]) -> Verdict:
         value, limit = signals["sharpness"], self.config.filters.sharpness.min_sharpness
