@@ -2,7 +2,8 @@
 
 The reader yields ``(frame, seconds)`` pairs: frames stay in FFmpeg's own YUV buffers until a
 later stage asks for a small BGR copy (shot detection) or a full RGB tensor (candidates only),
-so most frames never pay for a full-resolution colour conversion.
+so most frames never pay for a full-resolution colour conversion. PQ and HLG (HDR) frames are
+tone-mapped to SDR on the way to RGB (``tonemap``): swscale alone makes them grey and flat.
 
 Example:
     >>> with VideoReader("clip.mp4") as reader:
@@ -13,18 +14,23 @@ Example:
 from __future__ import annotations
 
 import os
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import cast
 
 import av
 import cv2
 import numpy as np
 import torch
-from av.video.reformatter import VideoReformatter
+from av.sidedata.sidedata import SideDataContainer
+from av.sidedata.sidedata import Type as SideDataType
+from av.video.reformatter import ColorPrimaries, ColorRange, Colorspace, ColorTrc, VideoReformatter
 
 from .errors import DecodeError, FrameError, NoVideoStreamError, VideoOpenError
+from .tonemap import Transfer, hdr_to_sdr
 
 __all__ = [
     "Frame",
@@ -33,6 +39,7 @@ __all__ = [
     "analysis_view",
     "check_frame",
     "frame_size",
+    "hdr_transfer",
     "keep",
     "scaled_size",
     "small_bgr",
@@ -45,6 +52,12 @@ Frame = av.VideoFrame | np.ndarray | torch.Tensor
 uint8 tensor on any device. Arrays and tensors are taken as already upright."""
 
 _FALLBACK_FPS = 25.0
+
+_HDR_TRANSFERS: dict[int, Transfer] = {int(ColorTrc.SMPTE2084): "pq", int(ColorTrc.ARIB_STD_B67): "hlg"}
+"""Transfer characteristics (``frame.color_trc``) that are tone-mapped, by tonemap's name."""
+
+_HDR_PRIMARIES = {int(ColorPrimaries.BT709): "bt709", int(ColorPrimaries.SMPTE432): "p3-d65"}
+"""Primaries of HDR sources other than BT.2020, which HDR uses when it says nothing."""
 
 
 @dataclass(frozen=True)
@@ -252,12 +265,21 @@ def scaled_size(width: int, height: int, short_side: int) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def analysis_view(frame: Frame, short_side: int, reformatter: VideoReformatter | None = None) -> torch.Tensor:
+def analysis_view(
+    frame: Frame, short_side: int, reformatter: VideoReformatter | None = None, *, tone_map: bool = True
+) -> torch.Tensor:
     """An upright (3, h, w) uint8 RGB copy whose shorter side is ``short_side``.
 
     The filters, faces and CLIP all work at this size, so a candidate never needs a
     full-resolution RGB conversion unless it is finally picked. PyAV frames are scaled and
     converted by one swscale call (area filter) straight from YUV.
+
+    Args:
+        frame: the frame.
+        short_side: the view's shorter side in pixels.
+        reformatter: one per stream, to reuse swscale's context.
+        tone_map: tone-map PQ and HLG frames to SDR (see ``hdr_transfer``), so HDR candidates
+            are judged on the picture a viewer would see rather than a grey, flat one.
 
     Raises:
         DecodeError: the frame cannot be converted.
@@ -267,6 +289,10 @@ def analysis_view(frame: Frame, short_side: int, reformatter: VideoReformatter |
     if isinstance(frame, av.VideoFrame):
         turns = _quarter_turns(frame)
         stored = (target_h, target_w) if turns % 2 else (target_w, target_h)
+        transfer = hdr_transfer(frame) if tone_map else None
+        if transfer is not None:
+            # Scaled at 16 bits in the PQ/HLG domain first: tone-mapping the small view is cheap.
+            return _upright(_tone_mapped(frame, transfer, stored, "AREA", reformatter), turns)
         rgb = _ffmpeg(frame, "rgb24", stored, "AREA", reformatter)
         if turns:
             rgb = np.rot90(rgb, k=turns)
@@ -297,6 +323,8 @@ def small_bgr(frame: Frame, width: int, height: int, reformatter: VideoReformatt
     """
     if isinstance(frame, av.VideoFrame):
         # One swscale call scales and converts in C, without a full-size RGB intermediate.
+        # HDR frames are not tone-mapped here: cuts show as well in the raw PQ/HLG signal, and
+        # the shot detector runs on every frame, where the tone map would cost too much.
         # FAST_BILINEAR: 0.6 ms a 720p frame against 1.5 ms for BILINEAR, and closer to the
         # cv2 INTER_LINEAR resize PySceneDetect applies itself.
         return _ffmpeg(frame, "bgr24", (width, height), "FAST_BILINEAR", reformatter)
@@ -307,8 +335,13 @@ def small_bgr(frame: Frame, width: int, height: int, reformatter: VideoReformatt
     return np.ascontiguousarray(rgb[:, :, ::-1])
 
 
-def to_rgb(frame: Frame) -> torch.Tensor:
+def to_rgb(frame: Frame, *, tone_map: bool = True) -> torch.Tensor:
     """The upright full-resolution (3, H, W) uint8 tensor of a frame, on the frame's device.
+
+    Args:
+        frame: the frame.
+        tone_map: tone-map PQ and HLG frames to SDR (see ``hdr_transfer``), so an HDR video's
+            thumbnails look as the video does on an HDR screen, not grey and flat.
 
     Raises:
         DecodeError: the frame's pixel format cannot be converted.
@@ -317,11 +350,87 @@ def to_rgb(frame: Frame) -> torch.Tensor:
         return frame
     if isinstance(frame, np.ndarray):
         return torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)
+    transfer = hdr_transfer(frame) if tone_map else None
+    if transfer is not None:
+        return _upright(_tone_mapped(frame, transfer), _quarter_turns(frame))
     rgb = _ffmpeg(frame, "rgb24")  # swscale handles 10-bit, 4:2:2, 4:4:4 and the rest
     turns = _quarter_turns(frame)
     if turns:
         rgb = np.ascontiguousarray(np.rot90(rgb, k=turns))
     return torch.from_numpy(rgb).permute(2, 0, 1)
+
+
+def hdr_transfer(frame: Frame) -> Transfer | None:
+    """``"pq"`` (SMPTE ST 2084, HDR10) or ``"hlg"`` (ARIB STD-B67) for an HDR frame, else None.
+
+    Read from the frame's colour metadata, which FFmpeg fills from the bitstream or, failing
+    that, from the container. Arrays and tensors pushed by a caller are taken as SDR.
+    """
+    if not isinstance(frame, av.VideoFrame):
+        return None
+    return _HDR_TRANSFERS.get(frame.color_trc)
+
+
+def _tone_mapped(
+    frame: av.VideoFrame,
+    transfer: Transfer,
+    size: tuple[int, int] | None = None,
+    interpolation: str | None = None,
+    reformatter: VideoReformatter | None = None,
+) -> torch.Tensor:
+    """A stored-orientation (3, h, w) uint8 SDR picture of an HDR frame.
+
+    swscale decodes YUV to 16-bit R'G'B' (no precision lost before the transfer functions);
+    the matrix and range are given explicitly, because an HDR stream that leaves them
+    unspecified is BT.2020 limited range, not swscale's BT.601 default.
+    """
+    matrix = Colorspace.ITU709 if frame.colorspace == Colorspace.ITU709 else Colorspace.BT2020
+    full = frame.color_range == ColorRange.JPEG
+    rgb48 = _ffmpeg(
+        frame,
+        "rgb48le",
+        size,
+        interpolation,
+        reformatter,
+        src_colorspace=matrix,
+        src_color_range=ColorRange.JPEG if full else ColorRange.MPEG,
+    )
+    signal = torch.from_numpy(rgb48).permute(2, 0, 1)
+    primaries = _HDR_PRIMARIES.get(frame.color_primaries, "bt2020")
+    peak = _pq_source_peak(frame) if transfer == "pq" else None
+    return hdr_to_sdr(signal, transfer, primaries=primaries, source_peak=peak)
+
+
+def _upright(rgb: torch.Tensor, turns: int) -> torch.Tensor:
+    """A (3, H, W) tensor turned counterclockwise ``turns`` quarter turns, as ``np.rot90`` does."""
+    return torch.rot90(rgb, k=turns, dims=(1, 2)) if turns else rgb
+
+
+def _pq_source_peak(frame: av.VideoFrame) -> float | None:
+    """The brightest nits a PQ frame declares: the lower of MaxCLL and its mastering display's peak.
+
+    The lower, because either is often a placeholder (10000, or the display when the content
+    is dimmer). None when neither is there.
+    """
+    peaks = []
+    cll = _side_data(frame, SideDataType.CONTENT_LIGHT_LEVEL)
+    if len(cll) >= 4:
+        peaks.append(float(struct.unpack_from("=I", cll)[0]))  # AVContentLightMetadata.MaxCLL
+    mastering = _side_data(frame, SideDataType.MASTERING_DISPLAY_METADATA)
+    if len(mastering) >= 88:
+        # AVMasteringDisplayMetadata: 8 rationals of primaries and white, min and max
+        # luminance (rationals at bytes 64 and 72), has_primaries, has_luminance.
+        num, den = struct.unpack_from("=ii", mastering, 72)
+        if struct.unpack_from("=i", mastering, 84)[0] and den > 0:
+            peaks.append(num / den)
+    peaks = [p for p in peaks if p > 0]
+    return min(peaks) if peaks else None
+
+
+def _side_data(frame: av.VideoFrame, kind: SideDataType) -> bytes:
+    """A frame's side data of one kind as raw bytes; empty when it has none."""
+    side_data = cast(SideDataContainer, frame.side_data)  # PyAV's stub says a TypedDict; it is not
+    return bytes(side_data[kind]) if kind in side_data else b""
 
 
 def _ffmpeg(
@@ -330,12 +439,23 @@ def _ffmpeg(
     size: tuple[int, int] | None = None,
     interpolation: str | None = None,
     reformatter: VideoReformatter | None = None,
+    *,
+    src_colorspace: Colorspace | None = None,
+    src_color_range: ColorRange | None = None,
 ) -> np.ndarray:
     """Scale and convert with swscale in one call; conversion failures become ``DecodeError``."""
     width, height = size or (None, None)
     try:
         scaler = reformatter or VideoReformatter()
-        out = scaler.reformat(frame, width=width, height=height, format=fmt, interpolation=interpolation)
+        out = scaler.reformat(
+            frame,
+            width=width,
+            height=height,
+            format=fmt,
+            interpolation=interpolation,
+            src_colorspace=src_colorspace,
+            src_color_range=src_color_range,
+        )
         return np.asarray(out.to_ndarray())
     except (av.FFmpegError, ValueError) as exc:
         raise DecodeError(f"cannot convert a {frame.format.name} frame to {fmt}: {exc}") from exc

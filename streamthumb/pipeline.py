@@ -116,6 +116,7 @@ class StreamPipeline:
         self._small_size: tuple[int, int] | None = None
         self._shot_scaler = VideoReformatter()  # one per output size: each caches its context
         self._view_scaler = VideoReformatter()
+        self._tone_map = cfg.decode.tone_map == "auto"  # PQ/HLG to SDR for views and picks
         self.size: tuple[int, int] = (0, 0)
 
     @property
@@ -150,7 +151,9 @@ class StreamPipeline:
         start = time.perf_counter()
         for cand in ready:
             assert cand.frame is not None
-            cand.view = analysis_view(cand.frame, self.config.candidates.analysis_size, self._view_scaler)
+            cand.view = analysis_view(
+                cand.frame, self.config.candidates.analysis_size, self._view_scaler, tone_map=self._tone_map
+            )
         self.records += ready
         self.timings["convert"] += time.perf_counter() - start
         return ready
@@ -244,7 +247,7 @@ class StreamPipeline:
         fallback = not chosen
         if fallback:
             chosen = self._rescue(len(shots))
-        picks = tuple(_to_pick(c, fallback) for c in chosen)
+        picks = tuple(_to_pick(c, fallback, self._tone_map) for c in chosen)
         for cand in self.records:
             cand.release()
         self.timings["select"] += time.perf_counter() - start
@@ -354,7 +357,7 @@ def _same_shape(cands: Sequence[Candidate]) -> list[list[Candidate]]:
     return list(groups.values())
 
 
-def _to_pick(cand: Candidate, fallback: bool) -> Pick:
+def _to_pick(cand: Candidate, fallback: bool, tone_map: bool) -> Pick:
     assert cand.frame is not None and cand.rank is not None
-    image = to_rgb(cand.frame).permute(1, 2, 0).contiguous().cpu().numpy()
+    image = to_rgb(cand.frame, tone_map=tone_map).permute(1, 2, 0).contiguous().cpu().numpy()
     return Pick(rank=cand.rank, candidate=cand.info(), fallback=fallback, image=image)

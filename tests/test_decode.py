@@ -134,3 +134,15 @@ def test_variable_frame_rate_keeps_real_timestamps(tmp_path):
     with VideoReader(path) as reader:
         got = [t for _, t in reader]
     assert got == pytest.approx([ms / 1000 for ms in times_ms], abs=1e-3)
+
+
+def test_tone_map_flag_leaves_sdr_frames_alone(standard_video):
+    """Only PQ and HLG frames take the tone-mapping route; SDR ones convert exactly as before."""
+    from streamthumb.decode import analysis_view, hdr_transfer
+
+    path, _ = standard_video
+    with VideoReader(path) as reader:
+        frame, _ = next(iter(reader))
+        assert hdr_transfer(frame) is None
+        assert torch.equal(to_rgb(frame), to_rgb(frame, tone_map=False))
+        assert torch.equal(analysis_view(frame, 120), analysis_view(frame, 120, tone_map=False))

@@ -67,7 +67,7 @@ def test_the_file_is_opened_and_decoded_once(standard_video, tiny_config, monkey
     opened, converted = [], []
     real_open, real_to_rgb = av.open, streamthumb.pipeline.to_rgb
     monkeypatch.setattr(streamthumb.decode.av, "open", lambda *a, **kw: opened.append(a[0]) or real_open(*a, **kw))
-    monkeypatch.setattr(streamthumb.pipeline, "to_rgb", lambda f: converted.append(1) or real_to_rgb(f))
+    monkeypatch.setattr(streamthumb.pipeline, "to_rgb", lambda f, **kw: converted.append(1) or real_to_rgb(f, **kw))
     result = pick(standard_video[0], tiny_config, scorer=ConstantScorer())
     assert len(opened) == 1
     assert result.stats.frames_decoded == 275  # every frame, once
