@@ -351,7 +351,7 @@ class SelectConfig:
     fill: bool = True
     """Try hard to give ``k`` picks: when one-per-shot leaves fewer, take second frames of good
     shots (still ``min_gap`` apart); in a video shorter than ``(k + 1) * min_gap``, keep picks
-    ``duration / (k + 1)`` apart instead."""
+    ``duration / (k + 1)`` apart instead, but never closer than 1 s."""
     pool_size: int = 0
     """Candidates (with their frames) kept while streaming; 0 means ``4 * k``."""
 

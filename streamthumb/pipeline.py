@@ -41,6 +41,8 @@ from .shots import analysis_size, make_shot_detector
 
 __all__ = ["ScoreFn", "SourceStats", "StreamPipeline"]
 
+_SHORT_GAP = 1.0
+"""Seconds: the closest two picks of a short video may be."""
 ScoreFn = Callable[[torch.Tensor], Scores]
 """Scores (N, 3, H, W) uint8 views: an ``InferenceEngine``'s submit-and-wait, or a scorer."""
 
@@ -333,11 +335,12 @@ class StreamPipeline:
 
 def _select_for(config: Config, duration: float | None) -> SelectConfig:
     """The selection rules for this video: with ``fill``, a short one keeps its picks
-    ``duration / (k + 1)`` apart rather than ``min_gap``, so a 5-second clip gives three."""
+    ``duration / (k + 1)`` apart (but at least ``_SHORT_GAP``) rather than ``min_gap``, so a
+    5-second clip gives three pictures and a half-second one does not give three copies."""
     cfg = config.select
     if not duration or not cfg.fill:
         return cfg
-    return dataclasses.replace(cfg, min_gap=min(cfg.min_gap, duration / (cfg.k + 1)))
+    return dataclasses.replace(cfg, min_gap=min(cfg.min_gap, max(_SHORT_GAP, duration / (cfg.k + 1))))
 
 
 def _every(config: Config, duration: float | None) -> float:
