@@ -354,9 +354,17 @@ class SelectConfig:
     ``duration / (k + 1)`` apart instead, but never closer than 1 s."""
     pool_size: int = 0
     """Candidates (with their frames) kept while streaming; 0 means ``4 * k``."""
+    diversity: float = 0.1
+    """Maximal marginal relevance: each next pick maximises ``score - diversity * (highest
+    cosine similarity of its embedding to the picks so far)``; 0 ranks by score alone."""
+    max_similarity: float = 0.97
+    """A candidate whose embedding is at least this similar to a pick's is a duplicate of it
+    and never picked, even from another shot."""
 
     def __post_init__(self) -> None:
         _check(self.k >= 1, "select.k", "must be >= 1")
+        _check(self.diversity >= 0, "select.diversity", "must be >= 0")
+        _check(0 < self.max_similarity <= 1, "select.max_similarity", "must be in (0, 1]")
         _check(self.min_gap >= 0, "select.min_gap", "must be >= 0")
         _check(self.pool_size == 0 or self.pool_size >= self.k, "select.pool_size", "must be 0 or >= k")
 

@@ -65,6 +65,7 @@ class Picker:
         duration: The stream's length, when known, for progress events.
         on_event: Receives progress and per-candidate events (from both threads).
         cancel: Checked once per frame and once per batch; ``Cancelled`` stops the run.
+        keep_thumbs: Keep a small copy of every candidate for a report (``CandidateInfo.thumb``).
 
     Raises:
         ModelError: the scorer cannot be loaded.
@@ -83,6 +84,7 @@ class Picker:
         duration: float | None = None,
         on_event: EventCallback | None = None,
         cancel: CancelToken | None = None,
+        keep_thumbs: bool = False,
     ):
         self.config = cfg = config or Config()
         if engine is None:
@@ -104,6 +106,7 @@ class Picker:
             video=video,
             duration=duration,
             on_event=on_event,
+            keep_thumbs=keep_thumbs,
         )
         self._on_event = on_event
         self._cancel = cancel or CancelToken()
@@ -284,6 +287,7 @@ def pick(
     face_detector: FaceDetector | None = None,
     on_event: EventCallback | None = None,
     cancel: CancelToken | None = None,
+    keep_thumbs: bool = False,
 ) -> Result:
     """Pick the best ``k`` thumbnails of a video file in one decode pass.
 
@@ -297,6 +301,7 @@ def pick(
         face_detector: A face detector to reuse across calls; built from the config when omitted.
         on_event: Receives ``Progress``, ``CandidateJudged`` and ``Finished`` events.
         cancel: Stops the run when set, from any thread.
+        keep_thumbs: Keep a small copy of every candidate (``CandidateInfo.thumb``), for a report.
 
     Returns:
         The picks, best first, with the video's shots, every candidate's record and run
@@ -327,6 +332,7 @@ def pick(
             duration=reader.info.duration,
             on_event=on_event,
             cancel=cancel,
+            keep_thumbs=keep_thumbs,
         ) as picker:
             decode_s = _feed(reader, picker)
             damage = SourceStats(

@@ -24,6 +24,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from av.video.reformatter import VideoReformatter
 
@@ -74,6 +75,7 @@ class StreamPipeline:
         duration: The stream's length when the source knows it: short videos are sampled more
             densely, and progress events carry it.
         on_event: Receives ``Progress`` and ``CandidateJudged`` events.
+        keep_thumbs: Keep a small copy of every candidate (``CandidateInfo.thumb``) for a report.
     """
 
     def __init__(
@@ -87,6 +89,7 @@ class StreamPipeline:
         video: str | None = None,
         duration: float | None = None,
         on_event: EventCallback | None = None,
+        keep_thumbs: bool = False,
     ):
         self.config = cfg = config
         self.fps = fps if fps and fps > 0 else 25.0
@@ -119,6 +122,7 @@ class StreamPipeline:
         self._shot_scaler = VideoReformatter()  # one per output size: each caches its context
         self._view_scaler = VideoReformatter()
         self._tone_map = cfg.decode.tone_map == "auto"  # PQ/HLG to SDR for views and picks
+        self._keep_thumbs = keep_thumbs
         self.size: tuple[int, int] = (0, 0)
 
     @property
@@ -156,6 +160,8 @@ class StreamPipeline:
             cand.view = analysis_view(
                 cand.frame, self.config.candidates.analysis_size, self._view_scaler, tone_map=self._tone_map
             )
+            if self._keep_thumbs:
+                cand.thumb = _thumb(cand.view)
         self.records += ready
         self.timings["convert"] += time.perf_counter() - start
         return ready
@@ -358,6 +364,18 @@ def _same_shape(cands: Sequence[Candidate]) -> list[list[Candidate]]:
     for c in cands:
         groups.setdefault(c.view.shape, []).append(c)
     return list(groups.values())
+
+
+_THUMB_HEIGHT = 120
+"""Pixels: the height of the copies a report shows."""
+
+
+def _thumb(view: torch.Tensor) -> np.ndarray:
+    """A small HWC uint8 copy of a (3, h, w) view, for reports."""
+    height, width = view.shape[-2:]
+    size = (_THUMB_HEIGHT, max(1, round(width * _THUMB_HEIGHT / height)))
+    small = torch.nn.functional.interpolate(view[None].float(), size=size, mode="area")[0]
+    return small.round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
 
 
 def _to_pick(cand: Candidate, fallback: bool, tone_map: bool) -> Pick:

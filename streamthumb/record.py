@@ -64,6 +64,8 @@ class Candidate:
     fate_detail: str | None = None
     """Who or what decided the fate, e.g. ``within 2 s of pick 1``."""
     rank: int | None = None
+    thumb: Any = field(default=None, repr=False)
+    """A small (h, w, 3) uint8 RGB numpy copy, kept past ``release`` for reports, when asked."""
 
     @property
     def passed(self) -> bool:
@@ -107,4 +109,5 @@ class Candidate:
             fate=self.fate,
             fate_detail=self.fate_detail,
             rank=self.rank,
+            thumb=self.thumb,
         )

@@ -65,6 +65,9 @@ class CandidateInfo:
     fate: Fate
     fate_detail: str | None = None
     rank: int | None = None
+    thumb: np.ndarray | None = field(default=None, repr=False, compare=False)
+    """A small (h, w, 3) uint8 RGB copy of the frame (about 120 px tall), kept only when asked
+    (``keep_thumbs``), for reports."""
 
     @property
     def reasons(self) -> tuple[str, ...]:
