@@ -316,6 +316,11 @@ class StreamPipeline:
             )
         if fallback or passed < k:
             return f"only {passed} of {cands} candidates passed the filters"
+        if any((c.fate_detail or "").startswith("duplicate") for c in self.records):
+            return (
+                f"the other candidates look like the picks (embedding similarity >= "
+                f"select.max_similarity={self.config.select.max_similarity:g}) or are too close to them"
+            )
         per_shot = " or in the same shot (select.one_per_shot)" if self.config.select.one_per_shot else ""
         return (
             f"the other candidates are within select.min_gap={self.config.select.min_gap:g} s of a better "

@@ -90,9 +90,30 @@ class GreedySelector(Selector):
         return ranked[-1], None
 
     def _conflict(self, a: Candidate, b: Candidate, *, per_shot: bool = True) -> bool:
+        """Whether ``a`` and ``b`` cannot both be picked.
+
+        With embeddings and ``diversity`` on, content decides: near-duplicates conflict, and so
+        do close frames of one shot; different pictures may be close in time or share a shot
+        (the diversity term keeps them apart). Without, the time-gap and one-per-shot rules do.
+        """
+        sim = self._similarity(a, b)
+        if sim is not None:
+            close = a.shot == b.shot and abs(a.t - b.t) < self._cfg.min_gap
+            return close or sim >= self._cfg.max_similarity
         if abs(a.t - b.t) < self._cfg.min_gap:
             return True
         return per_shot and self._cfg.one_per_shot and a.shot == b.shot
+
+    def _similarity(self, a: Candidate, b: Candidate) -> float | None:
+        """Cosine similarity of the embeddings, when diversity is on and both have one."""
+        if self._cfg.diversity <= 0 or a.embedding is None or b.embedding is None:
+            return None
+        return float(a.embedding @ b.embedding)
+
+    def _relevance(self, cand: Candidate, picked: list[Candidate]) -> float:
+        """Maximal marginal relevance: the score less ``diversity`` times the closest pick's similarity."""
+        sims = [s for p in picked if (s := self._similarity(cand, p)) is not None]
+        return self._key(cand) - self._cfg.diversity * max(sims, default=0.0)
 
     def choose(self, num_shots: int) -> list[Candidate]:
         """Greedy top-K: best first, skipping conflicts; one per shot only while shots >= k.
@@ -112,15 +133,25 @@ class GreedySelector(Selector):
         return picked
 
     def _greedy(self, picked: list[Candidate], *, per_shot: bool) -> list[Candidate]:
+        """Add, one at a time, the free candidate of highest marginal relevance; in score order
+        when diversity is off, since then relevance is the score."""
         picked = list(picked)
-        for cand in self.items:
-            if len(picked) == self._cfg.k:
+        items = self.items
+        while len(picked) < self._cfg.k:
+            free = [c for c in items if c not in picked and not self._blocked(c, picked, per_shot=per_shot)]
+            if not free:
                 break
-            if cand not in picked and not any(self._conflict(cand, p, per_shot=per_shot) for p in picked):
-                picked.append(cand)
-        return sorted(picked, key=lambda c: -self._key(c))
+            picked.append(max(free, key=lambda c: self._relevance(c, picked)))  # the first of equals
+        return picked
+
+    def _blocked(self, cand: Candidate, picked: list[Candidate], *, per_shot: bool) -> bool:
+        return any(self._conflict(cand, p, per_shot=per_shot) for p in picked)
 
     def _explain_loss(self, cand: Candidate, picked: list[Candidate]) -> None:
+        twin = next((p for p in picked if (self._similarity(cand, p) or 0.0) >= self._cfg.max_similarity), None)
+        if twin is not None:
+            _lose(cand, "outranked", f"duplicate of pick {twin.rank} (similarity {self._similarity(cand, twin):.3f})")
+            return
         rival = next((p for p in picked if self._conflict(cand, p) and self._key(p) >= self._key(cand)), None)
         if rival is not None:
             _lose(cand, "outranked", f"{_dominated(cand, rival)}, pick {rival.rank}")

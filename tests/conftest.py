@@ -49,8 +49,17 @@ def tiny_clip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_config(tiny_clip_dir: Path) -> Config:
-    """Default config, CPU, with the tiny model loaded through the real ``local-dir:`` path."""
-    return Config().with_overrides({"scoring.model": f"local-dir:{tiny_clip_dir}", "runtime.device": "cpu"})
+    """Default config, CPU, with the tiny model loaded through the real ``local-dir:`` path.
+
+    Diversity is off: the tiny model's random weights embed every frame almost alike, so every
+    candidate would be a "duplicate" of the first pick. ``test_diversity.py`` tests diversity
+    with colour-histogram embeddings instead.
+    """
+    return Config().with_overrides({"scoring.model": f"local-dir:{tiny_clip_dir}", "runtime.device": "cpu", **TINY_MODEL_OFF})
+
+
+TINY_MODEL_OFF = {"select.diversity": 0.0}
+"""What the tiny random-weights model cannot do meaningfully."""
 
 
 class ConstantScorer(Scorer):

@@ -33,6 +33,7 @@ LEGACY = {
     "filters.enabled": ["sharpness", "exposure"],
     "candidates.per_pick": 0,
     "select.fill": False,
+    "select.diversity": 0.0,
     **{f"quality.{term}": 0.0 for term in ("sharpness", "crispness", "exposure", "contrast", "colour", "centre")},
 }
 """What turns off every later addition (new filters, quality terms, dense sampling, filling

@@ -12,12 +12,16 @@ from streamthumb.cli import main
 from synthetic import Segment, write_video
 
 
+NO_DIVERSITY = ("--set", "select.diversity=0")
+"""The tiny model's random weights embed every frame alike; see conftest.tiny_config."""
+
+
 @pytest.fixture
 def run(tiny_clip_dir, tmp_path, capsys):
     """Run the CLI in-process with the tiny model; return (code, stdout, stderr)."""
 
     def _run(*args: str):
-        code = main(["pick", *args, "--model", f"local-dir:{tiny_clip_dir}", "--device", "cpu"])
+        code = main(["pick", *args, "--model", f"local-dir:{tiny_clip_dir}", "--device", "cpu", *NO_DIVERSITY])
         out, err = capsys.readouterr()
         return code, out, err
 
@@ -131,7 +135,7 @@ def test_config_errors_exit_2(run, standard_video, tmp_path):
 
 @pytest.mark.slow
 def test_real_process_prints_no_traceback_and_one_json_object(tiny_clip_dir, standard_video, tmp_path):
-    base = [sys.executable, "-m", "streamthumb", "pick", "--model", f"local-dir:{tiny_clip_dir}", "-q"]
+    base = [sys.executable, "-m", "streamthumb", "pick", "--model", f"local-dir:{tiny_clip_dir}", "-q", *NO_DIVERSITY]
     env = {**os.environ, "STREAMTHUMB_DEBUG": ""}
     bad = subprocess.run([*base, str(tmp_path / "missing.mp4")], capture_output=True, text=True, env=env)
     assert bad.returncode == 1 and "Traceback" not in bad.stderr and bad.stderr.count("\n") == 1
