@@ -11,7 +11,6 @@ import pytest
 from streamthumb.cli import main
 from synthetic import Segment, write_video
 
-
 NO_DIVERSITY = ("--set", "select.diversity=0")
 """The tiny model's random weights embed every frame alike; see conftest.tiny_config."""
 
