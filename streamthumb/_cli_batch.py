@@ -55,6 +55,11 @@ def add_parsers(subparsers: Any) -> None:
     b.add_argument("--retry-failed", action="store_true", help="retry videos that failed in an earlier run")
     b.add_argument("--force", action="store_true", help="redo every video, even if done with these settings")
     b.add_argument(
+        "--report",
+        metavar="PATH.html",
+        help="also write an HTML index of the manifest: one row per video with its picks",
+    )
+    b.add_argument(
         "-q", "--quiet", action="store_true", help="no progress bar, no summary, no warnings; the exit code tells"
     )
 
@@ -91,9 +96,25 @@ def _cmd_batch(args: argparse.Namespace) -> int:
             force=args.force,
             on_event=bar,
         )
+    if args.report:
+        _write_index(summary.db, args.report)
     if not args.quiet:
         print(format_summary(summary), file=sys.stderr)
+        if args.report:
+            print(f"  index: {args.report}", file=sys.stderr)
     return summary.exit_code
+
+
+def _write_index(db: str, path: str) -> None:
+    """The ``--report`` page: every row of the manifest, this run's and earlier ones."""
+    from .library import Manifest
+    from .output import make_folder
+    from .report import index_entries, write_index
+
+    with Manifest(db, readonly=True) as manifest:
+        entries = index_entries(manifest.records())
+    make_folder(Path(path).parent)
+    write_index(entries, path)
 
 
 def _cmd_export(args: argparse.Namespace) -> int:

@@ -58,6 +58,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --json: add every candidate with its signals, verdicts and fate (why it lost)",
     )
+    p.add_argument(
+        "--report",
+        metavar="PATH.html",
+        help="also write one self-contained HTML page: every candidate, why it won or lost, a score chart",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no summary")
     c = sub.add_parser(
         "config",
@@ -73,6 +78,10 @@ def _parser() -> argparse.ArgumentParser:
 def _cmd_pick(args: argparse.Namespace) -> int:
     config = load_config(args)
     start = time.perf_counter()
+    if args.report:
+        from .output import make_folder
+
+        make_folder(Path(args.report).parent)  # fails before decoding, not after
     if args.no_write:
         result = _pick(args, config)
     else:
@@ -80,6 +89,10 @@ def _cmd_pick(args: argparse.Namespace) -> int:
 
         with prepared_folder(video_folder(args.out, args.video)) as folder:  # fails before decoding
             result = write_thumbnails(_pick(args, config), folder, config.output)
+    if args.report:
+        from .report import write_report
+
+        write_report(result, args.report)  # after the thumbnails, so it links to them
     if args.json:
         print(json.dumps(result.to_dict(explain=args.explain)))
     else:
@@ -89,6 +102,8 @@ def _cmd_pick(args: argparse.Namespace) -> int:
             print(f"{p.rank}\t{p.t:9.3f}s\tscore {p.score:+.4f}{face}\t{p.path or '-'}{flag}")
     if not args.quiet:
         print(summary(result, time.perf_counter() - start), file=sys.stderr)
+        if args.report:
+            print(f"  report: {args.report}", file=sys.stderr)
     return 0
 
 
@@ -97,7 +112,7 @@ def _pick(args: argparse.Namespace, config: Config) -> Result:
     from .picker import pick
 
     with VideoProgress(show_progress(args)) as bar:
-        return pick(args.video, config, on_event=bar)
+        return pick(args.video, config, on_event=bar, keep_thumbs=bool(args.report))
 
 
 def _cmd_config(args: argparse.Namespace) -> int:
