@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
+    "Crop": "results",
+    "Face": "faces",
     "Cancelled": "errors",
     "CancelToken": "events",
     "Event": "events",
@@ -62,9 +64,11 @@ __all__ = [
     "ClipScorer",
     "Config",
     "ConfigError",
+    "Crop",
     "DecodeError",
     "EmptyVideoError",
     "Event",
+    "Face",
     "FaceDetector",
     "Filter",
     "FrameError",
@@ -110,11 +114,11 @@ if TYPE_CHECKING:
         WeightsUnavailableError,
     )
     from .events import CancelToken, Event
-    from .faces import FaceDetector
+    from .faces import Face, FaceDetector
     from .filters import Filter
     from .output import write_thumbnails
     from .picker import Picker, pick
-    from .results import CandidateInfo, Pick, Result, Shot, Stats, Verdict
+    from .results import CandidateInfo, Crop, Pick, Result, Shot, Stats, Verdict
     from .scoring import ClipScorer, Scorer, load_scorer
     from .shots import ShotDetector
 

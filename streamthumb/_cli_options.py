@@ -31,7 +31,7 @@ _FLAGS: tuple[tuple[tuple[str, ...], str, str, dict[str, Any]], ...] = (
     (("--detector",), "shots.detector", "shot detector", {"choices": ["content", "adaptive"]}),
     (("--sampling",), "decode.sampling", "decode every frame, or keyframes only", {"choices": ["all", "keyframes"]}),
     (("--format",), "output.format", "image format", {"choices": ["jpeg", "png", "webp"]}),
-    (("--crop",), "output.crop", "crop thumbnails to an aspect ratio such as 16:9", {}),
+    (("--crop",), "output.crop", "crop to one or more aspect ratios, e.g. 16:9,1:1,9:16", {}),
 )
 """Each dedicated flag: its option strings, the config key it sets, its help, argparse extras."""
 
@@ -73,9 +73,11 @@ def load_config(args: argparse.Namespace) -> Config:
         if not sep:
             raise ConfigError(f"--set expects KEY=VALUE, got {pair!r}")
         try:
-            overrides[key.strip()] = yaml.safe_load(raw) if raw.strip() else None
+            value = yaml.safe_load(raw) if raw.strip() else None
         except yaml.YAMLError as exc:
             raise ConfigError(f"--set {key.strip()}: {raw!r} is not a valid YAML value") from exc
+        # YAML 1.1 reads 16:9 as base 60 (969); on the command line a ratio is meant.
+        overrides[key.strip()] = raw.strip() if isinstance(value, int) and ":" in raw else value
     for flags, key, _, _ in _FLAGS:
         value = getattr(args, flags[-1].lstrip("-").replace("-", "_"), None)
         if value is not None:

@@ -314,7 +314,7 @@ class FacesConfig:
     enabled: bool = True
     """Run face detection at all."""
     detector: Literal["haar"] = "haar"
-    """Face detector; ``haar`` is OpenCV's frontal-face cascade."""
+    """Face detector; ``haar`` is OpenCV's Haar cascades (frontal alt2, and profile when ``profile``)."""
     bonus: float = 0.05
     """The most a face adds to the score: reached by a face of ``full_size`` or larger."""
     min_size: float = 0.07
@@ -382,23 +382,42 @@ class OutputConfig:
     """Image format."""
     quality: int = 90
     """JPEG/WebP quality, 1-100."""
-    crop: str | None = None
-    """Optional aspect ratio such as ``16:9``, ``1:1`` or ``9:16``."""
+    crop: tuple[str, ...] | None = None
+    """Aspect ratios to crop to, such as ``16:9``, ``1:1`` or ``9:16``: one, several separated by
+    commas (``16:9,1:1,9:16``), or a list (quote each in YAML: unquoted, ``16:9`` is a number).
+    Each pick is written once per ratio, named by it; null (or empty) writes the whole frame instead."""
 
     def __post_init__(self) -> None:
         _check(1 <= self.quality <= 100, "output.quality", "must be in 1..100")
         if self.crop is not None:
-            parts = self.crop.split(":")
-            ok = len(parts) == 2 and all(p.isdigit() and int(p) > 0 for p in parts)
-            _check(ok, "output.crop", f"must look like 16:9, got {self.crop!r}")
+            object.__setattr__(self, "crop", self._parse_crop(self.crop))  # "16:9,1:1" -> ("16:9", "1:1")
+
+    @staticmethod
+    def _parse_crop(crop: str | tuple[str, ...] | list[str]) -> tuple[str, ...] | None:
+        """Each ratio of a string, comma-separated string or list, checked and written ``w:h``.
+
+        Raises:
+            ConfigError: a ratio is malformed or listed twice; the message names it.
+        """
+        raw = [crop] if isinstance(crop, str) else crop
+        _check(isinstance(raw, (list, tuple)), "output.crop", f"must be a ratio or a list of them, got {raw!r}")
+        shown = ",".join(map(str, raw))  # as typed, for the messages
+        parts = [p.strip() for item in raw if str(item).strip() for p in str(item).split(",")]  # "" = no crop
+        ratios: list[str] = []
+        for part in parts:
+            w, colon, h = part.partition(":")
+            ok = colon == ":" and all(n.isascii() and n.isdigit() and int(n) > 0 for n in (w, h))
+            where = "" if part == shown else f" in {shown!r}"
+            _check(ok, "output.crop", f"must look like 16:9, got {part!r}{where}")
+            ratio = f"{int(w)}:{int(h)}"
+            _check(ratio not in ratios, "output.crop", f"lists {ratio} twice in {shown!r}")
+            ratios.append(ratio)
+        return tuple(ratios) or None
 
     @property
-    def crop_ratio(self) -> tuple[int, int] | None:
-        """The crop as (width, height) units, or None."""
-        if self.crop is None:
-            return None
-        w, h = self.crop.split(":")
-        return int(w), int(h)
+    def crop_ratios(self) -> tuple[tuple[int, int], ...]:
+        """Each crop as (width, height) units, in the order asked; empty when none is."""
+        return tuple((int(w), int(h)) for w, _, h in (r.partition(":") for r in self.crop or ()))
 
 
 @dataclass(frozen=True)
@@ -558,7 +577,8 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
         return value
     if origin is tuple:
         items = [value] if isinstance(value, str) else value
-        _check(isinstance(items, (list, tuple)), key, f"must be a list, got {value!r}")
+        hint = " (quote it: YAML reads an unquoted 16:9 as the number 969)" if isinstance(value, int) else ""
+        _check(isinstance(items, (list, tuple)), key, f"must be a list, got {value!r}{hint}")
         return tuple(_coerce(args[0], v, key) for v in items)
     if hint is bool:
         _check(isinstance(value, bool), key, f"must be true or false, got {value!r}")

@@ -1,4 +1,4 @@
-"""Write picks as image files, atomically, and crop them to an aspect ratio if asked.
+"""Write picks as image files, atomically, cropped to each aspect ratio asked.
 
 Each file is encoded in memory, written to a hidden temp file in the target folder and renamed
 into place, so a crash or a full disk never leaves a half-written thumbnail behind. Files get
@@ -9,10 +9,14 @@ A folder holds the thumbnails of one video: writing a new result replaces the fo
 thumbnails (files named like ours) once the new ones are in place, so a rerun with a smaller
 ``k`` never leaves stale ranks behind. ``video_folder`` names the per-video folder the CLI uses.
 
+With ``output.crop`` each pick is written once per ratio, placed by ``streamthumb.crop`` (on
+the faces, else the most detailed region, else the seed's rule) and named by the ratio; the
+whole frame is written only when no crop is asked.
+
 Example:
-    >>> result = write_thumbnails(result, "thumbs/clip", OutputConfig(crop="16:9"))
-    >>> result.picks[0].path
-    'thumbs/clip/01_00012.400s.jpg'
+    >>> result = write_thumbnails(result, "thumbs/clip", OutputConfig(crop=("16:9", "9:16")))
+    >>> [c.path for c in result.picks[0].crops]
+    ['thumbs/clip/01_00012.400s_16x9.jpg', 'thumbs/clip/01_00012.400s_9x16.jpg']
 """
 
 from __future__ import annotations
@@ -29,8 +33,9 @@ import cv2
 import numpy as np
 
 from .config import OutputConfig
+from .crop import place_crops, seed_box
 from .errors import OutputError
-from .results import Result
+from .results import Pick, Result
 
 __all__ = [
     "crop_to_ratio",
@@ -44,37 +49,33 @@ __all__ = [
 ]
 
 _EXTENSIONS = {"jpeg": ".jpg", "png": ".png", "webp": ".webp"}
-_OURS = re.compile(r"\d{2,}_\d{5,}\.\d{3}s\.(jpg|png|webp)")
+_OURS = re.compile(r"\d{2,}_\d{5,}\.\d{3}s(_\d+x\d+)?\.(jpg|png|webp)")
 """Names ``thumbnail_name`` makes: the only files a new result may replace."""
 
 
 def crop_to_ratio(image: np.ndarray, ratio: tuple[int, int]) -> np.ndarray:
-    """Crop (H, W, 3) to ``ratio`` (width, height): centred sideways, upper third vertically.
+    """Crop (H, W, 3) to ``ratio`` (width, height) by the seed's rule: centred sideways, upper third vertically.
 
     Faces in vertical video sit high in the frame, so cutting a tall frame down keeps the top
-    third rather than the centre, as the seed recipe does.
+    third rather than the centre, as the seed recipe does. ``write_thumbnails`` places its
+    crops with ``streamthumb.crop`` instead, which falls back to this rule.
     """
-    height, width = image.shape[:2]
-    target = ratio[0] / ratio[1]
-    if abs(width / height - target) < 1e-3:
-        return image
-    if width / height > target:
-        new_w = max(1, round(height * target))
-        x0 = (width - new_w) // 2
-        return image[:, x0 : x0 + new_w]
-    new_h = max(1, round(width / target))
-    y0 = min(int(height * 0.20), height - new_h)
-    return image[y0 : y0 + new_h, :]
+    x, y, w, h = seed_box(image.shape[1], image.shape[0], ratio)
+    return image[y : y + h, x : x + w]
 
 
-def thumbnail_name(rank: int, t: float, fmt: str) -> str:
-    """File name carrying rank and timestamp, e.g. ``01_00012.400s.jpg``; sorts by rank."""
-    return f"{rank:02d}_{t:09.3f}s{_EXTENSIONS[fmt]}"
+def thumbnail_name(rank: int, t: float, fmt: str, ratio: tuple[int, int] | None = None) -> str:
+    """File name carrying rank, timestamp and crop ratio, e.g. ``01_00012.400s_16x9.jpg``; sorts by rank."""
+    suffix = "" if ratio is None else f"_{ratio[0]}x{ratio[1]}"
+    return f"{rank:02d}_{t:09.3f}s{suffix}{_EXTENSIONS[fmt]}"
 
 
 def write_thumbnails(result: Result, out_dir: str | os.PathLike[str], cfg: OutputConfig | None = None) -> Result:
     """Write every pick of ``result`` into ``out_dir``; return the result with paths filled in.
 
+    Without ``cfg.crop`` each pick's whole frame is written and ``Pick.path`` names it. With
+    it, each pick is written once per ratio (and not whole): ``Pick.crops`` gives each crop's
+    window, how it was placed and its file, and ``Pick.path`` names the first ratio's file.
     Thumbnails an earlier result left in ``out_dir`` (files named like ours, other files are
     never touched) are removed after the new ones are written.
 
@@ -83,14 +84,25 @@ def write_thumbnails(result: Result, out_dir: str | os.PathLike[str], cfg: Outpu
     """
     cfg = cfg or OutputConfig()
     folder = make_folder(out_dir)
-    picks = []
-    for p in result.picks:
-        image = p.image if cfg.crop_ratio is None else crop_to_ratio(p.image, cfg.crop_ratio)
-        path = folder / thumbnail_name(p.rank, p.t, cfg.format)
-        write_atomic(path, _encode(image, cfg))
-        picks.append(dataclasses.replace(p, path=str(path)))
-    _remove_stale(folder, {Path(p.path).name for p in picks if p.path})
+    picks = [_write_pick(p, folder, cfg) for p in result.picks]
+    written = {Path(path).name for p in picks for path in (p.path, *(c.path for c in p.crops)) if path}
+    _remove_stale(folder, written)
     return dataclasses.replace(result, picks=tuple(picks))
+
+
+def _write_pick(pick: Pick, folder: Path, cfg: OutputConfig) -> Pick:
+    """Write one pick, whole or once per crop ratio; return it with its paths."""
+    if not cfg.crop_ratios:
+        path = folder / thumbnail_name(pick.rank, pick.t, cfg.format)
+        write_atomic(path, _encode(pick.image, cfg))
+        return dataclasses.replace(pick, path=str(path), crops=())
+    crops = []
+    for ratio, crop in zip(cfg.crop_ratios, place_crops(pick.image, cfg.crop_ratios, pick.faces), strict=True):
+        x, y, w, h = crop.box
+        path = folder / thumbnail_name(pick.rank, pick.t, cfg.format, ratio)
+        write_atomic(path, _encode(pick.image[y : y + h, x : x + w], cfg))
+        crops.append(dataclasses.replace(crop, path=str(path)))
+    return dataclasses.replace(pick, path=crops[0].path, crops=tuple(crops))
 
 
 def safe_stem(path: str) -> str:

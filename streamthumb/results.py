@@ -13,7 +13,19 @@ from typing import Any, Literal
 
 import numpy as np
 
-__all__ = ["Box", "CandidateInfo", "Fate", "Origin", "Pick", "Result", "Shot", "Stats", "Verdict"]
+__all__ = [
+    "Box",
+    "CandidateInfo",
+    "Crop",
+    "CropPlacement",
+    "Fate",
+    "Origin",
+    "Pick",
+    "Result",
+    "Shot",
+    "Stats",
+    "Verdict",
+]
 
 Box = tuple[int, int, int, int]
 """A face box as (x, y, width, height) in pixels of the upright frame."""
@@ -23,6 +35,9 @@ Fate = Literal["pending", "rejected", "evicted", "outranked", "below_top_k", "pi
 """What became of a candidate: a filter rejected it; it was evicted from the streaming pool by
 a better one; it lost a diversity conflict to a pick; it was pooled but not among the top K;
 or it was picked."""
+CropPlacement = Literal["faces", "detail", "centre"]
+"""What placed a crop window: the detected faces, the frame's most detailed region, or the
+seed's rule (centred sideways, upper third vertically)."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +123,29 @@ class Shot:
 
 
 @dataclass(frozen=True)
+class Crop:
+    """One aspect-ratio crop of a pick: where its window lies in the frame and where it went."""
+
+    ratio: str
+    """The aspect ratio asked for, e.g. ``16:9``."""
+    box: Box
+    """The window as (x, y, width, height) in pixels of the pick's full-resolution upright frame."""
+    placed_by: CropPlacement
+    """What placed the window: ``faces``, ``detail`` or ``centre`` (the seed's rule)."""
+    path: str | None = None
+    """Where the cropped image was written, once it was."""
+
+    def __post_init__(self) -> None:
+        x, y, w, h = self.box
+        if x < 0 or y < 0 or w < 1 or h < 1:
+            raise ValueError(f"Crop.box is (x, y, width, height) with x, y >= 0 and sizes >= 1, got {self.box}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form: one entry of a pick's ``crops``."""
+        return {"ratio": self.ratio, "box": list(self.box), "path": self.path, "placed_by": self.placed_by}
+
+
+@dataclass(frozen=True)
 class Pick:
     """One chosen thumbnail: a view of its candidate's record, with the pixels."""
 
@@ -120,13 +158,20 @@ class Pick:
     image: np.ndarray = field(repr=False, compare=False)
     """The upright RGB frame, (H, W, 3) uint8."""
     path: str | None = None
-    """Where the thumbnail was written, once it was."""
+    """Where the thumbnail was written, once it was; with crops, the first crop's file."""
+    crops: tuple[Crop, ...] = ()
+    """One per ratio of ``output.crop``, in that order; empty when no crop was asked."""
 
     def __post_init__(self) -> None:
         if self.rank < 1:
             raise ValueError(f"Pick.rank starts at 1, got {self.rank}")
         if self.image.ndim != 3 or self.image.shape[2] != 3 or self.image.dtype != np.uint8:
             raise ValueError(f"Pick.image must be (H, W, 3) uint8, got {self.image.shape} {self.image.dtype}")
+        height, width = self.image.shape[:2]
+        for crop in self.crops:
+            x, y, w, h = crop.box
+            if x + w > width or y + h > height:
+                raise ValueError(f"Pick.crops: {crop.ratio} box {crop.box} leaves the {width}x{height} frame")
 
     @property
     def t(self) -> float:
@@ -181,6 +226,7 @@ class Pick:
             "origin": self.candidate.origin,
             "fallback": self.fallback,
             "components": components,
+            "crops": [c.to_dict() for c in self.crops],
         }
 
 

@@ -89,13 +89,16 @@ class GreedySelector(Selector):
                     return cand, better
         return ranked[-1], None
 
-    def _conflict(self, a: Candidate, b: Candidate, *, per_shot: bool = True) -> bool:
+    def _conflict(self, a: Candidate, b: Candidate, *, per_shot: bool = True, relaxed: bool = False) -> bool:
         """Whether ``a`` and ``b`` cannot both be picked.
 
         With embeddings and ``diversity`` on, content decides: near-duplicates conflict, and so
         do close frames of one shot; different pictures may be close in time or share a shot
         (the diversity term keeps them apart). Without, the time-gap and one-per-shot rules do.
+        ``relaxed`` (filling the last places) keeps only the time gap.
         """
+        if relaxed:
+            return abs(a.t - b.t) < self._cfg.min_gap
         sim = self._similarity(a, b)
         if sim is not None:
             close = a.shot == b.shot and abs(a.t - b.t) < self._cfg.min_gap
@@ -118,13 +121,14 @@ class GreedySelector(Selector):
     def choose(self, num_shots: int) -> list[Candidate]:
         """Greedy top-K: best first, skipping conflicts; one per shot only while shots >= k.
 
-        With ``fill``, a second pass relaxes one-per-shot (the time gap stays) when the first
-        left fewer than ``k``: a second frame of a good shot beats no frame.
+        With ``fill``, a second pass keeps only the time gap (one-per-shot and the duplicate
+        rule relaxed) when the first left fewer than ``k``: a second frame of a good shot beats
+        no frame, and it comes after the distinct pictures.
         """
         per_shot = num_shots >= self._cfg.k
         picked = self._greedy([], per_shot=per_shot)
-        if per_shot and self._cfg.fill and len(picked) < self._cfg.k:
-            picked = self._greedy(picked, per_shot=False)
+        if self._cfg.fill and len(picked) < self._cfg.k:
+            picked = self._greedy(picked, per_shot=False, relaxed=True)
         for rank, cand in enumerate(picked, start=1):
             cand.decide("picked", rank=rank)
         for cand in self.items:
@@ -132,20 +136,20 @@ class GreedySelector(Selector):
                 self._explain_loss(cand, picked)
         return picked
 
-    def _greedy(self, picked: list[Candidate], *, per_shot: bool) -> list[Candidate]:
+    def _greedy(self, picked: list[Candidate], *, per_shot: bool, relaxed: bool = False) -> list[Candidate]:
         """Add, one at a time, the free candidate of highest marginal relevance; in score order
         when diversity is off, since then relevance is the score."""
         picked = list(picked)
         items = self.items
         while len(picked) < self._cfg.k:
-            free = [c for c in items if c not in picked and not self._blocked(c, picked, per_shot=per_shot)]
+            free = [c for c in items if c not in picked and not self._blocked(c, picked, per_shot, relaxed)]
             if not free:
                 break
             picked.append(max(free, key=lambda c: self._relevance(c, picked)))  # the first of equals
         return picked
 
-    def _blocked(self, cand: Candidate, picked: list[Candidate], *, per_shot: bool) -> bool:
-        return any(self._conflict(cand, p, per_shot=per_shot) for p in picked)
+    def _blocked(self, cand: Candidate, picked: list[Candidate], per_shot: bool, relaxed: bool) -> bool:
+        return any(self._conflict(cand, p, per_shot=per_shot, relaxed=relaxed) for p in picked)
 
     def _explain_loss(self, cand: Candidate, picked: list[Candidate]) -> None:
         twin = next((p for p in picked if (self._similarity(cand, p) or 0.0) >= self._cfg.max_similarity), None)

@@ -34,6 +34,7 @@ LEGACY = {
     "candidates.per_pick": 0,
     "select.fill": False,
     "select.diversity": 0.0,
+    "faces.profile": False,
     **{f"quality.{term}": 0.0 for term in ("sharpness", "crispness", "exposure", "contrast", "colour", "centre")},
 }
 """What turns off every later addition (new filters, quality terms, dense sampling, filling

@@ -72,7 +72,7 @@ def test_overrides_replace_and_validate():
     cfg = Config().with_overrides({"select.k": 7, "scoring.negative": ["a dark frame"], "output.crop": "9:16"})
     assert cfg.select.k == 7
     assert cfg.scoring.negative == ("a dark frame",)
-    assert cfg.output.crop_ratio == (9, 16)
+    assert cfg.output.crop_ratios == ((9, 16),)
     assert Config().select.k == 3  # the original is untouched (frozen)
     with pytest.raises(ConfigError, match="unknown key 'select.kay'"):
         Config().with_overrides({"select.kay": 1})

@@ -17,7 +17,10 @@ def info(t: float, shot: int, score: float) -> CandidateInfo:
 
 
 def result_with(images):
-    picks = tuple(Pick(rank=i + 1, candidate=info(1.5 * i, i, 1.0 - i / 10), fallback=False, image=im) for i, im in enumerate(images))
+    picks = tuple(
+        Pick(rank=i + 1, candidate=info(1.5 * i, i, 1.0 - i / 10), fallback=False, image=im)
+        for i, im in enumerate(images)
+    )
     return Result("v.mp4", 10.0, 25.0, images[0].shape[1], images[0].shape[0], (), picks, STATS)
 
 
@@ -39,7 +42,12 @@ def test_files_are_named_by_rank_and_time_and_decode(tmp_path, fmt):
 
 @pytest.mark.parametrize(
     ("shape", "ratio", "expected"),
-    [((1080, 1920), (9, 16), (1080, 608)), ((1920, 1080), (16, 9), (608, 1080)), ((720, 1280), (1, 1), (720, 720)), ((720, 1280), (16, 9), (720, 1280))],
+    [
+        ((1080, 1920), (9, 16), (1080, 608)),
+        ((1920, 1080), (16, 9), (608, 1080)),
+        ((720, 1280), (1, 1), (720, 720)),
+        ((720, 1280), (16, 9), (720, 1280)),
+    ],
 )
 def test_crop_to_ratio(shape, ratio, expected):
     out = crop_to_ratio(np.zeros((*shape, 3), np.uint8), ratio)
@@ -89,6 +97,26 @@ def test_a_new_result_replaces_only_our_earlier_thumbnails(tmp_path):
     (out / "01_holiday.jpg").write_bytes(b"not ours")
     res = write_thumbnails(result_with([gradient()]), out, OutputConfig(format="png"))
     assert sorted(os.listdir(out)) == sorted(["notes.txt", "01_holiday.jpg", os.path.basename(res.picks[0].path)])
+
+
+def test_crop_names_carry_the_ratio():
+    assert thumbnail_name(1, 12.4, "jpeg", (16, 9)) == "01_00012.400s_16x9.jpg"
+    assert thumbnail_name(12, 3725.0, "webp", (9, 16)) == "12_03725.000s_9x16.webp"
+
+
+def test_a_new_result_replaces_our_earlier_crops_and_whole_frames(tmp_path):
+    out = tmp_path / "out"
+    three = OutputConfig(crop="16:9,1:1,9:16")
+    write_thumbnails(result_with([gradient()] * 3), out, three)
+    assert len(os.listdir(out)) == 9
+    mine = ["notes.txt", "01_holiday.jpg", "01_00000.000s_wide.jpg", "01_00000.000s_16x9.txt"]
+    for name in mine:
+        (out / name).write_bytes(b"not ours")
+    res = write_thumbnails(result_with([gradient()]), out)  # crops to whole frames, 3 picks to 1
+    assert sorted(os.listdir(out)) == sorted([*mine, "01_00000.000s.jpg"]) and res.picks[0].crops == ()
+    res = write_thumbnails(result_with([gradient()] * 2), out, OutputConfig(format="png", crop=("1:1",)))
+    assert sorted(os.listdir(out)) == sorted([*mine, "01_00000.000s_1x1.png", "02_00001.500s_1x1.png"])
+    assert [os.path.basename(p.path) for p in res.picks] == ["01_00000.000s_1x1.png", "02_00001.500s_1x1.png"]
 
 
 def test_prepared_folder_removes_what_it_created_when_the_work_fails(tmp_path):

@@ -48,7 +48,8 @@ def test_blurred_and_black_frames_are_never_picked_even_when_they_score_best(sta
 
 
 def test_face_bonus_ranks_the_face_first(standard_video, tiny_config):
-    result = pick(standard_video[0], tiny_config, k=3, scorer=ConstantScorer())
+    frontal = tiny_config.with_overrides({"faces.profile": False})  # the cameraman is in profile
+    result = pick(standard_video[0], frontal, k=3, scorer=ConstantScorer())
     best = result.picks[0]
     assert best.shot == 0 and best.face
     assert 0 < face_part(best, tiny_config) <= tiny_config.faces.bonus + 1e-9
@@ -184,16 +185,18 @@ def test_faces_are_searched_only_where_the_bonus_could_matter(tiny_config, media
     class Counting(HaarFaceDetector):
         searched = 0
 
-        def detect(self, images):
+        def detect_faces(self, images):
             Counting.searched += images.shape[0]
-            return super().detect(images)
+            return super().detect_faces(images)
 
     path = media / "faces-lazy.mp4"
     write_video(path, [Segment(n, 4.0) for n in ("coffee", "rocket", "brick", "camera", "astronaut", "chelsea")], size=(160, 120))
-    cfg = tiny_config.with_overrides({"select.k": 1, "select.pool_size": 1, "candidates.every": 0.5, "runtime.batch_size": 2})
-    result = pick(path, cfg, scorer=BrightnessScorer(), face_detector=Counting())
-    assert Counting.searched < result.stats.scored  # skipped where even the bonus could not help
-    with_faces = pick(path, cfg.with_overrides({"faces.bonus": 10.0}), scorer=BrightnessScorer(), face_detector=Counting())
+    cfg = tiny_config.with_overrides(
+        {"select.k": 1, "select.pool_size": 1, "candidates.every": 0.5, "runtime.batch_size": 2, "faces.profile": False}
+    )
+    result = pick(path, cfg, scorer=BrightnessScorer(), face_detector=Counting(profile=False))
+    assert 0 < Counting.searched < result.stats.scored  # skipped where even the bonus could not help
+    with_faces = pick(path, cfg.with_overrides({"faces.bonus": 10.0}), scorer=BrightnessScorer(), face_detector=Counting(profile=False))
     assert with_faces.picks[0].face and 16.0 <= with_faces.picks[0].t < 20.0  # the astronaut shot
 
 
