@@ -106,7 +106,13 @@ class StreamPipeline:
             cfg.candidates, lookahead, every_frame=keyframes, context=round(self.fps), every=_every(cfg, duration)
         )
         select = _select_for(cfg, duration)
-        self.selector = GreedySelector(select)
+        self._bonus_max = sum(b.maximum for b in self._bonuses)
+        # A costly bonus (Haar faces cost about one CLIP encode on a CPU) is searched lazily: the
+        # pool ranks an unsearched candidate between its score and its score plus the whole
+        # bonus, searches only when an eviction depends on it, and the rest at the end.
+        self.selector = GreedySelector(
+            select, key=self._optimistic, lower=lambda c: c.score, settle=self._apply_bonuses
+        )
         self.fallback = GreedySelector(select, key=lambda c: c.signals.get("sharpness", 0.0))
         self.records: list[Candidate] = []
         self.frames = 0
@@ -191,6 +197,10 @@ class StreamPipeline:
             self._score_and_offer([batch[i] for i in passed], views.images[passed])
         self._emit_judged(batch)
 
+    def _optimistic(self, cand: Candidate) -> float:
+        """The score, plus the most the bonuses can add while they have not run yet."""
+        return cand.score + (self._bonus_max if cand.faces is None else 0.0)
+
     def _reject(self, cand: Candidate) -> None:
         cand.decide("rejected", ", ".join(cand.reasons))
         self.rejected.update(cand.reasons)
@@ -199,10 +209,6 @@ class StreamPipeline:
 
     def _score_and_offer(self, cands: list[Candidate], images: torch.Tensor) -> None:
         self._score_candidates(cands, images)
-        # A costly bonus (Haar faces cost about one CLIP encode on a CPU) runs only where it
-        # could lift a candidate into the pool; the pooled rest get it in finish().
-        admission = self.selector.admission() - sum(b.maximum for b in self._bonuses)
-        self._apply_bonuses([c for c in cands if c.score >= admission])
         for cand in cands:
             for dropped in self.selector.offer(cand):
                 dropped.release()

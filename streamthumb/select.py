@@ -36,10 +36,6 @@ class Selector(ABC):
     def choose(self, num_shots: int) -> list[Candidate]:
         """The picks, best first, with rank and fate set on every pooled candidate."""
 
-    @abstractmethod
-    def admission(self) -> float:
-        """The score a newcomer must reach to enter the pool; -inf while there is room."""
-
     @property
     @abstractmethod
     def items(self) -> list[Candidate]:
@@ -51,12 +47,25 @@ class GreedySelector(Selector):
 
     Args:
         cfg: k, diversity rules and the pool capacity.
-        key: What to rank by; the final score by default (fallbacks rank by sharpness).
+        key: What to rank by; the final score by default (fallbacks rank by sharpness). It may
+            be an upper bound while a costly part of the score is still unknown.
+        lower: The matching lower bound (``key`` when omitted).
+        settle: Makes the bounds of the candidates given meet (runs the costly part); the pool
+            calls it only when an eviction depends on it.
     """
 
-    def __init__(self, cfg: SelectConfig, key: Callable[[Candidate], float] = lambda c: c.score):
+    def __init__(
+        self,
+        cfg: SelectConfig,
+        key: Callable[[Candidate], float] = lambda c: c.score,
+        *,
+        lower: Callable[[Candidate], float] | None = None,
+        settle: Callable[[list[Candidate]], None] | None = None,
+    ):
         self._cfg = cfg
         self._key = key
+        self._lower = lower or key
+        self._settle = settle
         self._items: list[Candidate] = []
 
     def __len__(self) -> int:
@@ -66,19 +75,24 @@ class GreedySelector(Selector):
     def items(self) -> list[Candidate]:
         return sorted(self._items, key=lambda c: -self._key(c))
 
-    def admission(self) -> float:
-        if len(self._items) < self._cfg.capacity:
-            return float("-inf")
-        return min(self._key(c) for c in self._items)
-
     def offer(self, cand: Candidate) -> list[Candidate]:
         self._items.append(cand)
         if len(self._items) <= self._cfg.capacity:
             return []
-        victim, by = self._victim()
+        victim, by = self._settled_victim()
         self._items.remove(victim)
         _lose(victim, "evicted", f"pool full; {_dominated(victim, by) if by else 'lowest score'}")
         return [victim]
+
+    def _settled_victim(self) -> tuple[Candidate, Candidate | None]:
+        """The victim, once no unsettled candidate could turn out worse than it."""
+        while True:
+            victim, by = self._victim()
+            bound = self._key(victim)  # the best the victim can turn out
+            unsure = [c for c in self._items if c is not victim and self._lower(c) < min(self._key(c), bound)]
+            if self._settle is None or not unsure:
+                return victim, by
+            self._settle([*unsure, victim])
 
     def _victim(self) -> tuple[Candidate, Candidate | None]:
         ranked = self.items
