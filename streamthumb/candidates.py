@@ -159,15 +159,7 @@ class CandidatePlanner:
     def _candidate(self, item: _Held, shot: int, origin: Origin) -> Candidate:
         after = [_Seen(self.shot_of(h.t), h.stats) for h, _ in zip(self._held, range(self._context), strict=False)]
         window = (*self._past, _Seen(shot, item.stats), *after)
-        cand = Candidate(
-            item.index,
-            item.t,
-            shot,
-            origin,
-            item.frame,
-            motion=tuple(w.stats.content for w in window),
-            motion_at=len(self._past),
-        )
+        cand = Candidate(item.index, item.t, shot, origin, item.frame)
         cand.measure("cut_gap", self._cut_gap(item.t))
         if not self._every_frame:  # keyframes lie seconds apart: no window to read
             same = [w.stats for w in window if w.shot == shot]

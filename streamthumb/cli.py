@@ -85,10 +85,11 @@ def _cmd_pick(args: argparse.Namespace) -> int:
     if args.no_write:
         result = _pick(args, config)
     else:
-        from .output import prepared_folder, video_folder, write_thumbnails
+        from .output import claim_folder, prepared_folder, video_folder, write_thumbnails
 
         with prepared_folder(video_folder(args.out, args.video)) as folder:  # fails before decoding
             result = write_thumbnails(_pick(args, config), folder, config.output)
+            claim_folder(folder, args.video)
     if args.report:
         from .report import write_report
 

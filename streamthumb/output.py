@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import os
 import re
 import secrets
@@ -38,6 +39,7 @@ from .errors import OutputError
 from .results import Pick, Result
 
 __all__ = [
+    "claim_folder",
     "crop_to_ratio",
     "make_folder",
     "prepared_folder",
@@ -49,6 +51,8 @@ __all__ = [
 ]
 
 _EXTENSIONS = {"jpeg": ".jpg", "png": ".png", "webp": ".webp"}
+_OWNER = ".streamthumb-source"
+"""The file naming the video a folder's thumbnails are of."""
 _OURS = re.compile(r"\d{2,}_\d{5,}\.\d{3}s(_\d+x\d+)?\.(jpg|png|webp)")
 """Names ``thumbnail_name`` makes: the only files a new result may replace."""
 
@@ -113,9 +117,37 @@ def safe_stem(path: str) -> str:
 def video_folder(out_dir: str | os.PathLike[str], video: str | None) -> Path:
     """The folder of one video's thumbnails under ``out_dir``: ``out_dir/<video stem>``.
 
-    One folder per video keeps two videos' thumbnails apart in one ``--out``.
+    One folder per video keeps two videos' thumbnails apart in one ``--out``. When that folder
+    already belongs to another video (same stem from another directory, or a name the stem
+    shortens alike), a short hash of the video's path is added, so a run never replaces
+    another video's thumbnails. ``claim_folder`` marks whose a folder is.
     """
-    return Path(out_dir) / safe_stem(video or "stream")
+    stem, source = safe_stem(video or "stream"), _source(video)
+    folder = Path(out_dir) / stem
+    owner = _owner(folder)
+    if owner is None or owner == source:
+        return folder
+    return Path(out_dir) / f"{stem}-{hashlib.sha256(os.fsencode(source)).hexdigest()[:8]}"
+
+
+def claim_folder(folder: Path, video: str | None) -> None:
+    """Record in ``folder`` which video its thumbnails are of, for ``video_folder``.
+
+    Raises:
+        OutputError: the marker cannot be written.
+    """
+    write_atomic(folder / _OWNER, _source(video).encode("utf-8", "surrogateescape"))
+
+
+def _source(video: str | None) -> str:
+    return os.path.realpath(video) if video else "stream"
+
+
+def _owner(folder: Path) -> str | None:
+    try:
+        return (folder / _OWNER).read_bytes().decode("utf-8", "surrogateescape")
+    except OSError:
+        return None
 
 
 def make_folder(path: str | os.PathLike[str]) -> Path:

@@ -87,27 +87,30 @@ class Picker:
         keep_thumbs: bool = False,
     ):
         self.config = cfg = config or Config()
+        bonuses = [FaceBonus(cfg, face_detector)] if face_detector and cfg.faces.enabled else make_bonuses(cfg)
+        own = engine is None
         if engine is None:
             scorer = scorer or load_scorer(cfg.scoring, resolve_device(cfg.runtime.device))
             engine = InferenceEngine(scorer, max_batch=cfg.runtime.batch_size)
-            self._own_engine = True
-        else:
-            self._own_engine = False
-        self._engine = engine
+        self._own_engine, self._engine = own, engine
+        try:
+            self._pipe = StreamPipeline(
+                cfg,
+                score=lambda images: engine.submit(images).result(),
+                device=engine.device,
+                bonuses=bonuses,
+                fps=fps,
+                video=video,
+                duration=duration,
+                on_event=on_event,
+                keep_thumbs=keep_thumbs,
+            )
+        except BaseException:  # a failed start must not leave our engine's thread behind
+            if own:
+                engine.close()
+            raise
         engine.attach()
         self._engine_held = True
-        bonuses = [FaceBonus(cfg, face_detector)] if face_detector and cfg.faces.enabled else make_bonuses(cfg)
-        self._pipe = StreamPipeline(
-            cfg,
-            score=lambda images: engine.submit(images).result(),
-            device=engine.device,
-            bonuses=bonuses,
-            fps=fps,
-            video=video,
-            duration=duration,
-            on_event=on_event,
-            keep_thumbs=keep_thumbs,
-        )
         self._on_event = on_event
         self._cancel = cancel or CancelToken()
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=cfg.runtime.queue_size)

@@ -33,7 +33,7 @@ from .config import Config, SelectConfig
 from .decode import Frame, analysis_view, frame_size, keep, small_bgr, to_rgb, upright_size
 from .engine import Scores
 from .events import CandidateJudged, EventCallback, Progress
-from .filters import Bonus, Filter, Views, make_filters, measure_all
+from .filters import Bonus, Filter, Views, make_filters, measure_all, same_shape
 from .quality import quality_terms, weighted
 from .record import Candidate
 from .results import Pick, Result, Shot, Stats, Verdict
@@ -107,11 +107,12 @@ class StreamPipeline:
         )
         select = _select_for(cfg, duration)
         self._bonus_max = sum(b.maximum for b in self._bonuses)
+        self._bonus_min = sum(b.minimum for b in self._bonuses)
         # A costly bonus (Haar faces cost about one CLIP encode on a CPU) is searched lazily: the
-        # pool ranks an unsearched candidate between its score and its score plus the whole
-        # bonus, searches only when an eviction depends on it, and the rest at the end.
+        # pool ranks an unsearched candidate between the least and the most the bonuses can
+        # make of it, searches only when an eviction depends on it, and the rest at the end.
         self.selector = GreedySelector(
-            select, key=self._optimistic, lower=lambda c: c.score, settle=self._apply_bonuses
+            select, key=self._optimistic, lower=self._pessimistic, settle=self._apply_bonuses
         )
         self.fallback = GreedySelector(select, key=lambda c: c.signals.get("sharpness", 0.0))
         self.records: list[Candidate] = []
@@ -201,6 +202,10 @@ class StreamPipeline:
         """The score, plus the most the bonuses can add while they have not run yet."""
         return cand.score + (self._bonus_max if cand.faces is None else 0.0)
 
+    def _pessimistic(self, cand: Candidate) -> float:
+        """The score, plus the least the bonuses can add (a penalty) while they have not run yet."""
+        return cand.score + (self._bonus_min if cand.faces is None else 0.0)
+
     def _reject(self, cand: Candidate) -> None:
         cand.decide("rejected", ", ".join(cand.reasons))
         self.rejected.update(cand.reasons)
@@ -281,14 +286,19 @@ class StreamPipeline:
         )
 
     def _reject_soft(self) -> None:
-        """A pooled frame much softer than the sharpest good frame of its shot loses to it."""
-        if "blur" not in self.config.filters.enabled:
+        """A pooled frame much softer than the sharpest pooled frame of its shot loses to it.
+
+        Only pooled frames compare: a sharper frame already evicted cannot be picked, so it
+        must not push its shot's last frames out.
+        """
+        enabled = self.config.filters.enabled
+        if "blur" not in enabled or "sharpness" not in enabled:
             return
         ratio, best = self.config.filters.blur.soft_ratio, defaultdict[int, float](float)
-        for cand in self.records:
-            if cand.passed and "sharpness" in cand.signals:
-                best[cand.shot] = max(best[cand.shot], cand.signals["sharpness"])
-        for cand in self.selector.items:
+        pooled = self.selector.items
+        for cand in pooled:
+            best[cand.shot] = max(best[cand.shot], cand.signals["sharpness"])
+        for cand in pooled:
             limit = ratio * best[cand.shot]
             if cand.signals["sharpness"] < limit:
                 cand.judge(Verdict("blur", False, "soft", cand.signals["sharpness"], limit))
@@ -298,7 +308,7 @@ class StreamPipeline:
     def _rescue(self, num_shots: int) -> list[Candidate]:
         """Score the sharpest rejected candidates so even an all-blurry video gets thumbnails."""
         chosen = self.fallback.choose(num_shots)  # the sharpest, under the diversity rules
-        for group in _same_shape(chosen):
+        for group in same_shape(chosen):
             self._score_candidates(group, torch.stack([c.view for c in group]).to(self._device))
             self._apply_bonuses(group)
         chosen.sort(key=lambda c: -c.score)
@@ -312,7 +322,7 @@ class StreamPipeline:
 
     def _shortfall(self, found: int, fallback: bool) -> str | None:
         """Why fewer than ``k`` picks came out, in the words a user can act on."""
-        k, cands, passed = self.config.select.k, len(self.records), self.scored
+        k, cands, passed = self.config.select.k, len(self.records), sum(c.passed for c in self.records)
         if found >= k:
             return None
         if cands < k:
@@ -367,14 +377,6 @@ def _every(config: Config, duration: float | None) -> float:
     if not duration or not cand.per_pick or cand.every <= 0:
         return cand.every
     return min(cand.every, duration / (cand.per_pick * config.select.k + 1))
-
-
-def _same_shape(cands: Sequence[Candidate]) -> list[list[Candidate]]:
-    """Candidates grouped by view shape: a stream may change resolution, a batch may not."""
-    groups: dict[torch.Size, list[Candidate]] = {}
-    for c in cands:
-        groups.setdefault(c.view.shape, []).append(c)
-    return list(groups.values())
 
 
 _THUMB_HEIGHT = 120

@@ -47,10 +47,6 @@ class Candidate:
     view: Any = field(default=None, repr=False)
     """The (3, h, w) uint8 analysis-size tensor the filters and models see; released with
     ``frame``."""
-    motion: tuple[float, ...] = ()
-    """The shot detector's per-frame content change around this frame, oldest first; the
-    candidate's own frame is at ``motion_at``."""
-    motion_at: int = 0
     signals: dict[str, float] = field(default_factory=dict)
     """Measured values by name: sharpness, brightness, clip, face, ..."""
     verdicts: list[Verdict] = field(default_factory=list)

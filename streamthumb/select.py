@@ -147,7 +147,7 @@ class GreedySelector(Selector):
             cand.decide("picked", rank=rank)
         for cand in self.items:
             if cand.fate != "picked":
-                self._explain_loss(cand, picked)
+                self._explain_loss(cand, picked, per_shot=per_shot)
         return picked
 
     def _greedy(self, picked: list[Candidate], *, per_shot: bool, relaxed: bool = False) -> list[Candidate]:
@@ -165,16 +165,18 @@ class GreedySelector(Selector):
     def _blocked(self, cand: Candidate, picked: list[Candidate], per_shot: bool, relaxed: bool) -> bool:
         return any(self._conflict(cand, p, per_shot=per_shot, relaxed=relaxed) for p in picked)
 
-    def _explain_loss(self, cand: Candidate, picked: list[Candidate]) -> None:
+    def _explain_loss(self, cand: Candidate, picked: list[Candidate], *, per_shot: bool) -> None:
         twin = next((p for p in picked if (self._similarity(cand, p) or 0.0) >= self._cfg.max_similarity), None)
         if twin is not None:
             _lose(cand, "outranked", f"duplicate of pick {twin.rank} (similarity {self._similarity(cand, twin):.3f})")
             return
-        rival = next((p for p in picked if self._conflict(cand, p) and self._key(p) >= self._key(cand)), None)
+        rival = next((p for p in picked if self._conflict(cand, p, per_shot=per_shot)), None)
         if rival is not None:
             _lose(cand, "outranked", f"{_dominated(cand, rival)}, pick {rival.rank}")
-        else:
+        elif len(picked) == self._cfg.k:
             _lose(cand, "below_top_k", f"{len(picked)} better picks were found")
+        else:
+            _lose(cand, "below_top_k", "kept out by the diversity rules")
 
     def discard(self, cand: Candidate) -> None:
         """Take a pooled candidate out, such as one a late check rejected."""

@@ -44,7 +44,7 @@ def test_json_output_schema(run, standard_video, tmp_path):
     stats = doc["stats"]
     assert stats["frames_decoded"] == 275 and stats["candidates"] >= stats["scored"] > 0
     assert {"decode", "shots", "filters", "clip", "faces", "select"} <= set(stats["timings"])
-    assert sorted(os.listdir(out_dir / "standard")) == sorted(Path(p["path"]).name for p in doc["picks"])
+    assert sorted(p.name for p in (out_dir / "standard").glob("*.jpg")) == sorted(Path(p["path"]).name for p in doc["picks"])
     assert doc["requested"] == 2 and doc["shortfall"] is None
 
 
@@ -154,15 +154,22 @@ def test_bad_set_value_and_bad_list_are_one_line_errors(run, standard_video, tmp
 def test_reruns_replace_a_videos_thumbnails_and_videos_get_their_own_folders(run, standard_video, tmp_path):
     out = tmp_path / "thumbs"
     assert run(str(standard_video[0]), "-k", "3", "--out", str(out), "-q")[0] == 0
-    assert len(os.listdir(out / "standard")) == 3
+    assert len(list((out / "standard").glob("*.jpg"))) == 3
     code, stdout, _ = run(str(standard_video[0]), "-k", "2", "--out", str(out), "-q", "--json")
-    names = sorted(os.listdir(out / "standard"))
+    names = sorted(p.name for p in (out / "standard").glob("*.jpg"))
     assert code == 0 and names == sorted(Path(p["path"]).name for p in json.loads(stdout)["picks"])
     assert [n[:3] for n in names] == ["01_", "02_"]  # no stale 03 left behind
     other = tmp_path / "other.mp4"
     other.write_bytes(standard_video[0].read_bytes())
     assert run(str(other), "-k", "1", "--out", str(out), "-q")[0] == 0
-    assert sorted(os.listdir(out)) == ["other", "standard"] and len(os.listdir(out / "standard")) == 2
+    assert sorted(os.listdir(out)) == ["other", "standard"] and len(list((out / "standard").glob("*.jpg"))) == 2
+    same_stem = tmp_path / "elsewhere" / "standard.mp4"  # another video with the same name
+    same_stem.parent.mkdir()
+    same_stem.write_bytes(standard_video[0].read_bytes())
+    assert run(str(same_stem), "-k", "1", "--out", str(out), "-q")[0] == 0
+    assert len(list((out / "standard").glob("*.jpg"))) == 2  # the first video's thumbnails are untouched
+    (extra,) = [p for p in out.iterdir() if p.name.startswith("standard-")]
+    assert len(list(extra.glob("*.jpg"))) == 1
 
 
 def test_thumbnails_get_the_umask_mode_not_0600(run, standard_video, tmp_path):
@@ -171,7 +178,7 @@ def test_thumbnails_get_the_umask_mode_not_0600(run, standard_video, tmp_path):
         assert run(str(standard_video[0]), "-k", "1", "--out", str(tmp_path / "t"), "-q")[0] == 0
     finally:
         os.umask(old)
-    (thumb,) = (tmp_path / "t" / "standard").iterdir()
+    (thumb,) = (tmp_path / "t" / "standard").glob("*.jpg")
     assert thumb.stat().st_mode & 0o777 == 0o644
 
 

@@ -131,3 +131,11 @@ def test_a_short_uncut_clip_still_gets_k_picks(tmp_path):
     assert result.stats.candidates >= 9  # per_pick (3) per requested pick
     times = sorted(p.t for p in result.picks)
     assert min(b - a for a, b in zip(times, times[1:], strict=False)) >= 5.0 / 4 - 1e-6  # duration / (k + 1)
+
+
+def test_any_subset_of_filters_runs(bad_video):
+    """The soft-frame rule needs the sharpness signal; without that filter it stands down."""
+    path, spans = bad_video
+    config = Config().with_overrides({"runtime.device": "cpu", "filters.enabled": ["blur", "exposure"]})
+    result = pick(path, config, k=3, scorer=ModelFreeScorer())
+    assert len(result.picks) == 3 and "soft" not in result.stats.rejected

@@ -16,7 +16,7 @@ Example:
 from __future__ import annotations
 
 from ..config import Config
-from ._base import Bonus, Filter, Views, measure_all
+from ._base import Bonus, Filter, Views, measure_all, same_shape
 from .blur import BlurFilter
 from .contrast import ContrastFilter
 from .exposure import ExposureFilter
@@ -26,7 +26,17 @@ from .noise import NoiseFilter
 from .sharpness import SharpnessFilter
 from .transition import TransitionFilter
 
-__all__ = ["FILTERS", "Bonus", "FaceBonus", "Filter", "Views", "make_bonuses", "make_filters", "measure_all"]
+__all__ = [
+    "FILTERS",
+    "Bonus",
+    "FaceBonus",
+    "Filter",
+    "Views",
+    "make_bonuses",
+    "make_filters",
+    "measure_all",
+    "same_shape",
+]
 
 FILTERS: dict[str, type[Filter]] = {
     f.name: f

@@ -16,7 +16,7 @@ from ..results import Verdict
 if TYPE_CHECKING:
     from ..record import Candidate
 
-__all__ = ["Bonus", "Filter", "Views", "laplacian", "measure_all"]
+__all__ = ["Bonus", "Filter", "Views", "laplacian", "measure_all", "same_shape"]
 
 _LAPLACIAN = torch.tensor([[1.0, 1.0, 1.0], [1.0, -8.0, 1.0], [1.0, 1.0, 1.0]]).view(1, 1, 3, 3)
 """Kornia's unnormalised 3x3 Laplacian, which the sharpness threshold was set with."""
@@ -121,6 +121,9 @@ class Bonus(ABC):
     maximum: float = 0.0
     """The most ``apply`` can add: a candidate that cannot reach the pool even with it is
     never searched."""
+    minimum: float = 0.0
+    """The least ``apply`` can add (a penalty is negative); with ``maximum``, the bounds the
+    pool ranks an unsearched candidate between."""
 
     def __init__(self, config: Config):
         self.config = config
@@ -128,6 +131,14 @@ class Bonus(ABC):
     @abstractmethod
     def apply(self, candidates: Sequence[Candidate]) -> None:
         """Measure and add the bonus to each candidate's score, in place."""
+
+
+def same_shape(candidates: Sequence[Candidate]) -> list[list[Candidate]]:
+    """Candidates grouped by view shape: a stream may change resolution, a batch may not."""
+    groups: dict[tuple[int, ...], list[Candidate]] = {}
+    for c in candidates:
+        groups.setdefault(tuple(c.view.shape), []).append(c)
+    return list(groups.values())
 
 
 def measure_all(filters: Sequence[Filter], views: Views) -> dict[str, torch.Tensor]:

@@ -26,7 +26,7 @@ from ..config import Config
 from ..decode import upright_size
 from ..faces import Face, FaceDetector, make_face_detector
 from ..results import Box
-from ._base import Bonus
+from ._base import Bonus, same_shape
 
 if TYPE_CHECKING:
     from ..record import Candidate
@@ -47,10 +47,11 @@ class FaceBonus(Bonus):
     def __init__(self, config: Config, detector: FaceDetector | None = None):
         super().__init__(config)
         self.maximum = config.faces.bonus
+        self.minimum = -(config.faces.edge_penalty + config.faces.closed_eyes_penalty)
         self._detector = detector or make_face_detector(config.faces)
 
     def apply(self, candidates: Sequence[Candidate]) -> None:
-        for group in _same_shape(candidates):
+        for group in same_shape(candidates):
             found = self._detector.detect_faces(torch.stack([c.view for c in group]))
             for cand, faces in zip(group, found, strict=True):
                 assert cand.frame is not None, "a pooled candidate keeps its frame"
@@ -79,14 +80,6 @@ class FaceBonus(Bonus):
             cand.measure("eyes_open", float(face.eyes_open))
         cand.measure("face_bonus", bonus)
         return bonus
-
-
-def _same_shape(candidates: Sequence[Candidate]) -> list[list[Candidate]]:
-    """Candidates grouped by view shape: a stream may change resolution, a batch may not."""
-    groups: dict[torch.Size, list[Candidate]] = {}
-    for c in candidates:
-        groups.setdefault(c.view.shape, []).append(c)
-    return list(groups.values())
 
 
 def _scale_boxes(boxes: list[Box], factor: float) -> tuple[Box, ...]:
