@@ -160,8 +160,8 @@ class CandidatePlanner:
         after = [_Seen(self.shot_of(h.t), h.stats) for h, _ in zip(self._held, range(self._context), strict=False)]
         window = (*self._past, _Seen(shot, item.stats), *after)
         cand = Candidate(item.index, item.t, shot, origin, item.frame)
-        cand.measure("cut_gap", self._cut_gap(item.t))
-        if not self._every_frame:  # keyframes lie seconds apart: no window to read
+        if not self._every_frame:  # keyframes lie seconds apart, often on the cut: nothing to read
+            cand.measure("cut_gap", self._cut_gap(item.t))
             same = [w.stats for w in window if w.shot == shot]
             before = [w.stats for w in self._past if w.shot == shot]
             later = [w.stats for w in after if w.shot == shot]

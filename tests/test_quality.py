@@ -139,3 +139,13 @@ def test_any_subset_of_filters_runs(bad_video):
     config = Config().with_overrides({"runtime.device": "cpu", "filters.enabled": ["blur", "exposure"]})
     result = pick(path, config, k=3, scorer=ModelFreeScorer())
     assert len(result.picks) == 3 and "soft" not in result.stats.rejected
+
+
+@pytest.mark.parametrize("scorer", ["model-free", "flat"])
+def test_keyframe_mode_picks_no_bad_frame_either(scorer, bad_video):
+    """Keyframes sit on the cuts; they must not all be thrown out as "near a cut"."""
+    path, spans = bad_video
+    config = Config().with_overrides({"runtime.device": "cpu", "decode.sampling": "keyframes"})
+    result = pick(path, config, k=3, scorer=SCORERS[scorer]())
+    assert len(result.picks) == 3 and all(kind_at(spans, p.t) == "good" for p in result.picks)
+    assert "near_cut" not in result.stats.rejected
