@@ -34,13 +34,12 @@ import cv2
 import numpy as np
 
 from .config import OutputConfig
-from .crop import place_crops, seed_box
+from .crop import place_crops
 from .errors import OutputError
 from .results import Pick, Result
 
 __all__ = [
     "claim_folder",
-    "crop_to_ratio",
     "make_folder",
     "prepared_folder",
     "safe_stem",
@@ -55,17 +54,6 @@ _OWNER = ".streamthumb-source"
 """The file naming the video a folder's thumbnails are of."""
 _OURS = re.compile(r"\d{2,}_\d{5,}\.\d{3}s(_\d+x\d+)?\.(jpg|png|webp)")
 """Names ``thumbnail_name`` makes: the only files a new result may replace."""
-
-
-def crop_to_ratio(image: np.ndarray, ratio: tuple[int, int]) -> np.ndarray:
-    """Crop (H, W, 3) to ``ratio`` (width, height) by the seed's rule: centred sideways, upper third vertically.
-
-    Faces in vertical video sit high in the frame, so cutting a tall frame down keeps the top
-    third rather than the centre, as the seed recipe does. ``write_thumbnails`` places its
-    crops with ``streamthumb.crop`` instead, which falls back to this rule.
-    """
-    x, y, w, h = seed_box(image.shape[1], image.shape[0], ratio)
-    return image[y : y + h, x : x + w]
 
 
 def thumbnail_name(rank: int, t: float, fmt: str, ratio: tuple[int, int] | None = None) -> str:

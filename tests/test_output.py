@@ -6,7 +6,8 @@ import pytest
 
 from streamthumb import OutputError
 from streamthumb.config import OutputConfig
-from streamthumb.output import crop_to_ratio, thumbnail_name, write_thumbnails
+from streamthumb.crop import seed_box
+from streamthumb.output import thumbnail_name, write_thumbnails
 from streamthumb.results import CandidateInfo, Pick, Result, Stats
 
 STATS = Stats(0, 0, 0, {}, 0, False, 0, {})
@@ -49,14 +50,15 @@ def test_files_are_named_by_rank_and_time_and_decode(tmp_path, fmt):
         ((720, 1280), (16, 9), (720, 1280)),
     ],
 )
-def test_crop_to_ratio(shape, ratio, expected):
-    out = crop_to_ratio(np.zeros((*shape, 3), np.uint8), ratio)
-    assert out.shape[:2] == expected
+def test_seed_crop_window(shape, ratio, expected):
+    x, y, w, h = seed_box(shape[1], shape[0], ratio)
+    assert (h, w) == expected
 
 
 def test_tall_to_wide_crop_keeps_the_upper_third():
     rows = np.broadcast_to(np.arange(1600).reshape(-1, 1, 1), (1600, 900, 3))  # pixel = its row
-    out = crop_to_ratio(rows, (16, 9))
+    x, y, w, h = seed_box(900, 1600, (16, 9))
+    out = rows[y : y + h, x : x + w]
     assert out.shape[:2] == (506, 900)
     assert out[0, 0, 0] == 320  # starts 20 % down: faces in vertical video sit high
 
