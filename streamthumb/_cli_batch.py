@@ -55,6 +55,12 @@ def add_parsers(subparsers: Any) -> None:
     b.add_argument("--retry-failed", action="store_true", help="retry videos that failed in an earlier run")
     b.add_argument("--force", action="store_true", help="redo every video, even if done with these settings")
     b.add_argument(
+        "--flag-repeats",
+        action="store_true",
+        help="flag picks that repeat another video's pick (shared intros, bumpers, end cards), at least "
+        "select.max_similarity alike, against every video done with these settings; kept in the manifest",
+    )
+    b.add_argument(
         "--report",
         metavar="PATH.html",
         help="also write an HTML index of the manifest: one row per video with its picks",
@@ -95,6 +101,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
             retry_failed=args.retry_failed,
             force=args.force,
             on_event=bar,
+            flag_repeats=args.flag_repeats,
         )
     if args.report:
         _write_index(summary.db, args.report)

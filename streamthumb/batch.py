@@ -39,6 +39,7 @@ from .identity import config_hash, file_stamp, video_id, video_key
 from .inputs import VIDEO_EXTENSIONS, Input, Seen, check_inputs, iter_inputs
 from .library import DB_NAME, Manifest, VideoRecord
 from .output import make_folder
+from .repeats import Repeat, RepeatIndex, record_with_repeats
 from .scoring import Scorer, load_scorer
 from .summary import FAILURES_KEPT, BatchEventCallback, BatchSummary, Failure, VideoDone, format_summary
 from .task import Outcome, VideoTask, make_worker
@@ -69,6 +70,7 @@ def run_batch(
     on_event: BatchEventCallback | None = None,
     cancel: CancelToken | None = None,
     executor: ExecutorFactory | None = None,
+    flag_repeats: bool = False,
 ) -> BatchSummary:
     """Pick thumbnails for every video of ``inputs`` into ``out_dir/<video id>/``, resumably.
 
@@ -89,6 +91,9 @@ def run_batch(
             so a rerun finishes them.
         executor: Builds the executor from ``workers`` and a worker factory; local threads
             (``ThreadExecutor``) by default.
+        flag_repeats: Find picks that repeat another video's pick (shared intros, bumpers),
+            at least ``select.max_similarity`` alike, against every video done with these
+            settings, earlier runs included; they go in each row's ``repeats`` and the summary.
 
     Returns:
         Counts, timings, this run's failures and warnings. Per-video failures never raise.
@@ -113,7 +118,7 @@ def run_batch(
     tally = _Tally(on_event, total)
     manifest_path = Path(db) if db is not None else out / DB_NAME
     with Manifest(manifest_path) as manifest, Seen() as seen, _LazyEngine(cfg, scorer) as engine:
-        run = _Run(manifest, seen, tally, cfg, out, retry_failed=retry_failed, force=force)
+        run = _Run(manifest, seen, tally, cfg, out, retry_failed=retry_failed, force=force, flag_repeats=flag_repeats)
         pool = (executor or ThreadExecutor)(workers, lambda: make_worker(cfg, engine.get(), cancel=cancel))
         _drive(run, pool, iter_inputs(inputs, exts, stdin), cancel)
     if cancel is not None and cancel.cancelled:
@@ -180,9 +185,14 @@ class _Run:
         *,
         retry_failed: bool,
         force: bool,
+        flag_repeats: bool,
     ):
         self.manifest, self.seen, self.tally, self.out = manifest, seen, tally, out
         self.config_hash = config_hash(config)
+        self.repeats = RepeatIndex(config.select.max_similarity) if flag_repeats else None
+        if self.repeats is not None:
+            for path, embeddings in manifest.embeddings(self.config_hash):
+                self.repeats.add(path, embeddings)
         self.retry_failed = retry_failed
         self._decide = functools.partial(
             redo.decide, config_hash=self.config_hash, retry_failed=retry_failed, force=force
@@ -222,8 +232,9 @@ class _Run:
         """Record finished videos; their files are already in place. A cancelled one stays pending."""
         for o in outcomes:
             if not o.cancelled:
-                self.manifest.record(_record(o, self.config_hash))
+                found = record_with_repeats(self.manifest, _record(o, self.config_hash), o.embeddings, self.repeats)
                 self.tally.finish(o)
+                self.tally.repeated(o.task.listed, found)
 
     def _policy(self, row: VideoRecord | None, path: str, thumbs: str) -> redo.Decision:
         """``redo.decide``, reading the file's fingerprint only when the policy asks for it."""
@@ -290,6 +301,8 @@ class _Tally:
         self.failures: list[Failure] = []
         self.warnings: list[str] = []
         self.warning_count = 0
+        self.repeats: list[str] = []
+        self.repeat_count = 0
 
     def finish(self, o: Outcome) -> None:
         if o.error:
@@ -305,6 +318,15 @@ class _Tally:
         if len(self.failures) < FAILURES_KEPT:
             self.failures.append(Failure(path, reason))
         self.settle(path, "failed", "failed")
+
+    def repeated(self, path: str, found: list[Repeat]) -> None:
+        """Note a video whose picks repeat other videos' picks."""
+        if not found:
+            return
+        self.repeat_count += 1
+        if len(self.repeats) < FAILURES_KEPT:
+            pairs = "; ".join(f"pick {r.rank} = {r.video} pick {r.other_rank} ({r.similarity:.3f})" for r in found)
+            self.repeats.append(f"{path}: {pairs}")
 
     def warn(self, message: str) -> None:
         if len(self.warnings) < FAILURES_KEPT:
@@ -334,4 +356,6 @@ class _Tally:
             db=db,
             warnings=tuple(self.warnings),
             warning_count=self.warning_count,
+            repeats=tuple(self.repeats),
+            repeat_count=self.repeat_count,
         )

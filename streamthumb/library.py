@@ -45,9 +45,10 @@ __all__ = [
 
 DB_NAME = "streamthumb.db"
 """The manifest's file name inside the output folder, unless ``--db`` says otherwise."""
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Stored in ``PRAGMA user_version``; a newer file is refused rather than misread, an older one
-is migrated on first write. Version 2 added ``truncated`` and ``corrupt_packets``."""
+is migrated on first write. Version 2 added ``truncated`` and ``corrupt_packets``; version 3
+added ``repeats`` and the ``pick_embeddings`` table."""
 Status = Literal["done", "failed", "pending"]
 """``pending`` means work started and did not finish; the next run redoes it."""
 ExportFormat = Literal["jsonl", "csv"]
@@ -68,12 +69,26 @@ CREATE TABLE IF NOT EXISTS videos (
     frames      INTEGER,
     finished_at TEXT,
     truncated   INTEGER CHECK (truncated IN (0, 1)),
-    corrupt_packets INTEGER
+    corrupt_packets INTEGER,
+    repeats     TEXT NOT NULL DEFAULT '[]'
 )
 """
-_ADDED = {"truncated": "INTEGER CHECK (truncated IN (0, 1))", "corrupt_packets": "INTEGER"}
+_EMBEDDINGS = """
+CREATE TABLE IF NOT EXISTS pick_embeddings (
+    path   TEXT NOT NULL,
+    rank   INTEGER NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (path, rank)
+)
+"""
+"""The picks' embeddings (float32, little-endian), kept only by runs that flag repeats."""
+_ADDED = {
+    "truncated": "INTEGER CHECK (truncated IN (0, 1))",
+    "corrupt_packets": "INTEGER",
+    "repeats": "TEXT NOT NULL DEFAULT '[]'",
+}
 """Columns added since version 1, with their types: a migration adds whichever are missing."""
-_JSON_FIELDS = ("picks", "timings")
+_JSON_FIELDS = ("picks", "timings", "repeats")
 
 
 @dataclass(frozen=True)
@@ -106,6 +121,9 @@ class VideoRecord:
     """The video ended before its container said it would: its thumbnails cover only a part."""
     corrupt_packets: int | None = None
     """Packets the decoder could not decode and skipped; the rest still gave thumbnails."""
+    repeats: tuple[Mapping[str, Any], ...] = ()
+    """``Repeat.to_dict()`` of each of this video's picks that another video's pick repeats
+    (a shared intro or bumper), found by ``batch --flag-repeats``; empty otherwise."""
 
     def __post_init__(self) -> None:
         if self.status not in get_args(Status):
@@ -119,12 +137,20 @@ class VideoRecord:
         data = dataclasses.asdict(self)
         data["picks"] = [dict(p) for p in self.picks]
         data["timings"] = dict(self.timings)
+        data["repeats"] = [dict(r) for r in self.repeats]
         return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> VideoRecord:
         """Inverse of ``to_dict``."""
-        return cls(**{**data, "picks": tuple(data.get("picks") or ()), "timings": dict(data.get("timings") or {})})
+        return cls(
+            **{
+                **data,
+                "picks": tuple(data.get("picks") or ()),
+                "timings": dict(data.get("timings") or {}),
+                "repeats": tuple(data.get("repeats") or ()),
+            }
+        )
 
 
 _COLUMNS = tuple(f.name for f in dataclasses.fields(VideoRecord))
@@ -189,6 +215,7 @@ class Manifest:
         self._sql("BEGIN IMMEDIATE")
         try:
             self._sql(_SCHEMA)
+            self._sql(_EMBEDDINGS)
             present = self._present_columns()
             for name, kind in _ADDED.items():
                 if name not in present:
@@ -207,9 +234,11 @@ class Manifest:
         return {row[1] for row in self._sql("PRAGMA table_info(videos)")}
 
     def _select_list(self) -> str:
-        """Columns to read; those an older manifest lacks (read-only, so not migrated) read as NULL."""
+        """Columns to read; those an older manifest lacks (read-only, so not migrated) read as
+        NULL, or as the empty list for a JSON column."""
         present = self._present_columns()
-        return ", ".join(c if c in present else f"NULL AS {c}" for c in _COLUMNS)
+        missing = {c: ("'[]'" if c in _JSON_FIELDS else "NULL") for c in _COLUMNS if c not in present}
+        return ", ".join(f"{missing[c]} AS {c}" if c in missing else c for c in _COLUMNS)
 
     def _check_version(self) -> None:
         version = self._version()
@@ -240,6 +269,46 @@ class Manifest:
             "config_hash = excluded.config_hash, thumbs = excluded.thumbs",
             (path, config_hash, thumbs),
         )
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Make the statements inside one transaction: all of them land, or none (a kill too)."""
+        self._sql("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("ROLLBACK")
+            raise
+        self._sql("COMMIT")
+
+    def set_repeats(self, path: str, repeats: Sequence[Mapping[str, Any]]) -> None:
+        """Replace the ``repeats`` of an existing row, as when another video now repeats it."""
+        self._sql("UPDATE videos SET repeats = ? WHERE path = ?", (json.dumps([dict(r) for r in repeats]), path))
+
+    def store_embeddings(self, path: str, embeddings: Any | None) -> None:
+        """Keep a video's picks' embeddings ((K, D) array, rank order), or drop them with None."""
+        import numpy as np
+
+        self._sql("DELETE FROM pick_embeddings WHERE path = ?", (path,))
+        rows = () if embeddings is None else np.asarray(embeddings, dtype="<f4")
+        for rank, row in enumerate(rows, start=1):
+            self._sql("INSERT INTO pick_embeddings (path, rank, vector) VALUES (?, ?, ?)", (path, rank, row.tobytes()))
+
+    def embeddings(self, config_hash: str) -> Iterator[tuple[str, Any]]:
+        """(path, (K, D) float32 array) of every done video made with ``config_hash`` that has them."""
+        import numpy as np
+
+        sql = (
+            "SELECT e.path, e.vector FROM pick_embeddings e JOIN videos v ON v.path = e.path "
+            "WHERE v.status = 'done' AND v.config_hash = ? ORDER BY e.path, e.rank"
+        )
+        rows: dict[str, list[Any]] = {}
+        for path, blob in self._sql(sql, (config_hash,)):
+            rows.setdefault(path, []).append(np.frombuffer(blob, dtype="<f4"))
+        for path, vectors in rows.items():
+            if len({len(v) for v in vectors}) == 1:  # rows of one model only
+                yield path, np.stack(vectors)
 
     def touch(self, path: str, mtime: float) -> None:
         """Record a new mtime for a file whose content was found unchanged."""

@@ -394,4 +394,5 @@ def _thumb(view: torch.Tensor) -> np.ndarray:
 def _to_pick(cand: Candidate, fallback: bool, tone_map: bool) -> Pick:
     assert cand.frame is not None and cand.rank is not None
     image = to_rgb(cand.frame, tone_map=tone_map).permute(1, 2, 0).contiguous().cpu().numpy()
-    return Pick(rank=cand.rank, candidate=cand.info(), fallback=fallback, image=image)
+    embedding = None if cand.embedding is None else cand.embedding.float().cpu().numpy()
+    return Pick(rank=cand.rank, candidate=cand.info(), fallback=fallback, image=image, embedding=embedding)

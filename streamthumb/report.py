@@ -444,6 +444,11 @@ def _entry(rec: VideoRecord) -> IndexEntry:
         detail = f"{rec.duration:.1f} s of video"
         if rec.truncated:
             detail += "; truncated, the thumbnails cover only a part"
+    if rec.repeats:
+        shared = ", ".join(
+            f"pick {r['rank']} = {Path(str(r['video'])).name} pick {r['other_rank']}" for r in rec.repeats
+        )
+        detail = f"{detail}; repeated in other videos: {shared}"
     paths = tuple(str(p["path"]) for p in rec.picks if p.get("path"))
     return IndexEntry(Path(rec.path).name, rec.status, paths, detail=detail, source=rec.path)
 

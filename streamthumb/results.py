@@ -161,6 +161,9 @@ class Pick:
     """Where the thumbnail was written, once it was; with crops, the first crop's file."""
     crops: tuple[Crop, ...] = ()
     """One per ratio of ``output.crop``, in that order; empty when no crop was asked."""
+    embedding: np.ndarray | None = field(default=None, repr=False, compare=False)
+    """The scorer's (D,) unit-norm float32 image embedding, when it gives one: what a library
+    run compares to find picks repeated across videos. Not in ``to_dict``."""
 
     def __post_init__(self) -> None:
         if self.rank < 1:

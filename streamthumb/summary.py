@@ -77,6 +77,11 @@ class BatchSummary:
     thumbnails may miss the damaged part), and inputs that held no video at all."""
     warning_count: int = 0
     """All of this run's warnings, kept or not."""
+    repeats: tuple[str, ...] = field(default=(), repr=False)
+    """With ``flag_repeats``: one line per video done in this run whose picks repeat another
+    video's picks, the first ``FAILURES_KEPT``."""
+    repeat_count: int = 0
+    """Videos done in this run with a repeated pick, listed or not."""
 
     @property
     def videos(self) -> int:
@@ -116,6 +121,7 @@ def format_summary(summary: BatchSummary) -> str:
         lines.append(f"  {s.previously_failed} skipped videos failed in an earlier run; --retry-failed retries them")
     lines += _listed("failed", [f.reason for f in s.failures], s.failed)
     lines += _listed("warnings", list(s.warnings), s.warning_count)
+    lines += _listed("picks repeated in other videos (a shared intro or bumper?)", list(s.repeats), s.repeat_count)
     lines.append(f"  manifest: {s.db} (streamthumb export --db {s.db} --format csv)")
     return "\n".join(lines)
 

@@ -19,9 +19,11 @@ import functools
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from .config import Config
 from .engine import InferenceEngine
@@ -31,6 +33,7 @@ from .faces import FaceDetector, make_face_detector
 from .identity import FileStamp, file_stamp
 from .output import write_thumbnails
 from .picker import pick
+from .results import Result
 
 __all__ = ["Outcome", "VideoTask", "Worker", "make_worker", "process_one"]
 
@@ -60,6 +63,8 @@ class Outcome:
     frames: int | None = None
     truncated: bool | None = None
     corrupt_packets: int | None = None
+    embeddings: np.ndarray | None = field(default=None, repr=False, compare=False)
+    """(K, D) float32 embeddings of the picks in rank order; None when the scorer gives none."""
     error: str | None = None
     cancelled: bool = False
     """The run was cancelled before this video finished: nothing to commit, its row stays pending."""
@@ -152,7 +157,16 @@ def process_one(
         frames=result.stats.frames_decoded,
         truncated=result.stats.truncated,
         corrupt_packets=result.stats.corrupt_packets,
+        embeddings=_embeddings(result),
     )
+
+
+def _embeddings(result: Result) -> np.ndarray | None:
+    """The picks' embeddings as one (K, D) array, when every pick has one."""
+    rows = [p.embedding for p in result.picks if p.embedding is not None]
+    if not rows or len(rows) < len(result.picks):
+        return None
+    return np.stack(rows).astype(np.float32)
 
 
 def _stamp(path: str) -> FileStamp | None:

@@ -2,6 +2,7 @@ import io
 import json
 import sqlite3
 
+import numpy as np
 import pytest
 
 from streamthumb import InputError, OutputError, library
@@ -140,7 +141,7 @@ def test_export_carries_the_damage_columns(fmt):
     text = buf.getvalue()
     if fmt == "csv":
         header, first = text.splitlines()[:2]
-        assert header.endswith(",truncated,corrupt_packets") and first.endswith(",1,12")  # 0/1, as in the manifest
+        assert header.endswith(",truncated,corrupt_packets,repeats") and first.endswith(",1,12,[]")  # 0/1, as in the manifest
     else:
         assert '"truncated": true, "corrupt_packets": 12' in text.splitlines()[0]
     back = list(read_export(io.StringIO(text, newline=""), fmt))
@@ -226,9 +227,12 @@ def test_a_version_1_manifest_is_migrated_and_keeps_its_rows(tmp_path):
         m.record(done("/v/b.mp4", truncated=True, corrupt_packets=3))
         assert m.get("/v/b.mp4").truncated is True and m.get("/v/b.mp4").corrupt_packets == 3
     names, version = columns(db)
-    assert version == SCHEMA_VERSION == 2 and names[-2:] == ["truncated", "corrupt_packets"]
+    assert version == SCHEMA_VERSION == 3 and names[-3:] == ["truncated", "corrupt_packets", "repeats"]
     with Manifest(db) as m:  # a second open changes nothing
         assert [r.path for r in m.records()] == ["/v/a.mp4", "/v/b.mp4"]
+        assert m.get("/v/a.mp4").repeats == ()  # the added column's default
+        m.store_embeddings("/v/a.mp4", np.eye(2, 4, dtype=np.float32))  # the added table
+        assert [(p, e.tolist()) for p, e in m.embeddings("c1")] == [("/v/a.mp4", np.eye(2, 4).tolist())]
 
 
 def test_a_migration_that_fails_midway_leaves_the_old_manifest(tmp_path, monkeypatch):
@@ -247,4 +251,4 @@ def test_a_migration_that_fails_midway_leaves_the_old_manifest(tmp_path, monkeyp
 def test_a_new_manifest_has_the_current_schema(tmp_path):
     Manifest(tmp_path / "m.db").close()
     names, version = columns(tmp_path / "m.db")
-    assert version == SCHEMA_VERSION and {"truncated", "corrupt_packets"} <= set(names)
+    assert version == SCHEMA_VERSION and {"truncated", "corrupt_packets", "repeats"} <= set(names)
