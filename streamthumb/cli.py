@@ -35,6 +35,8 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141
 """128 + SIGPIPE, what a shell tool killed by a closed pipe (``| head``) reports."""
+STDIN = "-"
+"""The video argument that reads a stream from standard input."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,7 +50,9 @@ def _parser() -> argparse.ArgumentParser:
         "folder's earlier thumbnails.",
         formatter_class=HelpFormatter,
     )
-    p.add_argument("video", help="video file")
+    p.add_argument(
+        "video", help="video file, URL (http, https, HLS .m3u8, rtmp, srt), or - to read a stream from stdin"
+    )
     p.add_argument("--out", default="thumbs", help="output root; thumbnails go to OUT/<video name>/")
     add_config_options(p)
     p.add_argument("--no-write", action="store_true", help="score only, write no files")
@@ -87,9 +91,9 @@ def _cmd_pick(args: argparse.Namespace) -> int:
     else:
         from .output import claim_folder, prepared_folder, video_folder, write_thumbnails
 
-        with prepared_folder(video_folder(args.out, args.video)) as folder:  # fails before decoding
+        with prepared_folder(video_folder(args.out, _name(args.video))) as folder:  # fails before decoding
             result = write_thumbnails(_pick(args, config), folder, config.output)
-            claim_folder(folder, args.video)
+            claim_folder(folder, _name(args.video))
     if args.report:
         from .report import write_report
 
@@ -112,8 +116,14 @@ def _pick(args: argparse.Namespace, config: Config) -> Result:
     from ._cli_progress import VideoProgress
     from .picker import pick
 
+    source = sys.stdin.buffer if args.video == STDIN else args.video
     with VideoProgress(show_progress(args)) as bar:
-        return pick(args.video, config, on_event=bar, keep_thumbs=bool(args.report))
+        return pick(source, config, on_event=bar, keep_thumbs=bool(args.report))
+
+
+def _name(video: str) -> str:
+    """The name a source's folder and messages go by: ``-`` is ``<stdin>``."""
+    return "<stdin>" if video == STDIN else video
 
 
 def _cmd_config(args: argparse.Namespace) -> int:

@@ -13,12 +13,10 @@ Example:
 
 from __future__ import annotations
 
-import os
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
-from pathlib import Path
 from typing import cast
 
 import av
@@ -29,7 +27,8 @@ from av.sidedata.sidedata import SideDataContainer
 from av.sidedata.sidedata import Type as SideDataType
 from av.video.reformatter import ColorPrimaries, ColorRange, Colorspace, ColorTrc, VideoReformatter
 
-from .errors import DecodeError, FrameError, NoVideoStreamError, VideoOpenError
+from .errors import DecodeError, FrameError, NoVideoStreamError
+from .sources import Source, open_source, source_name
 from .tonemap import Transfer, hdr_to_sdr
 
 __all__ = [
@@ -79,28 +78,31 @@ class VideoInfo:
 
 
 class VideoReader:
-    """Iterate a file's video frames in presentation order, in one pass.
+    """Iterate a video's frames in presentation order, in one pass.
 
     Corrupt packets are skipped and counted rather than fatal, and a file that ends early
     (truncated) yields what it has: a thumbnail picker should do its best with damaged media.
 
     Args:
-        path: The video file.
+        source: A video file, a URL FFmpeg can open, or a readable binary file-like object
+            (a pipe, ``sys.stdin.buffer``); see ``sources``.
         threads: Decoder threads, 0 for one per core.
         keyframes_only: Ask the decoder to skip every non-key frame.
+        timeout: Seconds a URL may take to connect, and then to send more data.
 
     Raises:
-        VideoOpenError: the path is missing, a directory, unreadable or not media.
-        NoVideoStreamError: the file has no video stream.
+        VideoOpenError: the source is missing, a directory, unreadable, unreachable or not media.
+        NoVideoStreamError: the source has no video stream.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, threads: int = 0, keyframes_only: bool = False):
-        self.path = str(path)
+    def __init__(self, source: Source, *, threads: int = 0, keyframes_only: bool = False, timeout: float = 30.0):
+        self.path = source_name(source)
+        """The source's name: its path or URL, or the stream's name."""
         self.corrupt_packets = 0
         """Packets the decoder rejected and that were skipped."""
         self.truncated = False
         """True when the demuxer stopped on an error before the end of the file."""
-        self._container = _open_container(self.path)
+        self._container = open_source(source, timeout=timeout)
         try:
             self._stream = _video_stream(self._container, self.path)
             ctx = self._stream.codec_context
@@ -179,26 +181,6 @@ class VideoReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _open_container(path: str) -> av.container.InputContainer:
-    p = Path(path)
-    if not p.exists():
-        raise VideoOpenError(f"{path}: no such file")
-    if p.is_dir():
-        raise VideoOpenError(f"{path}: is a directory, not a video file")
-    if not os.access(p, os.R_OK):
-        raise VideoOpenError(f"{path}: permission denied")
-    if p.stat().st_size == 0:
-        raise VideoOpenError(f"{path}: file is empty (0 bytes)")
-    try:
-        return av.open(path, mode="r", metadata_errors="ignore")
-    except av.FFmpegError as exc:
-        reason = exc.strerror or str(exc)
-        hint = "is it truncated, corrupt or not a video?"
-        raise VideoOpenError(f"{path}: cannot be read as video ({reason}); {hint}") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise VideoOpenError(f"{path}: cannot open ({exc})") from exc
 
 
 def _video_stream(container: av.container.InputContainer, path: str) -> av.VideoStream:

@@ -37,6 +37,7 @@ from .config import OutputConfig
 from .crop import place_crops
 from .errors import OutputError
 from .results import Pick, Result
+from .sources import is_url
 
 __all__ = [
     "claim_folder",
@@ -128,7 +129,10 @@ def claim_folder(folder: Path, video: str | None) -> None:
 
 
 def _source(video: str | None) -> str:
-    return os.path.realpath(video) if video else "stream"
+    """Who owns a folder: a file by its resolved path; a URL, or a stream's name (``<stdin>``), as given."""
+    if not video:
+        return "stream"
+    return video if is_url(video) or video.startswith("<") else os.path.realpath(video)
 
 
 def _owner(folder: Path) -> str | None:

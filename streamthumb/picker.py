@@ -21,7 +21,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
-import os
 import queue
 import threading
 import time
@@ -39,6 +38,7 @@ from .pipeline import SourceStats, StreamPipeline
 from .record import Candidate
 from .results import Result
 from .scoring import Scorer, load_scorer
+from .sources import Source, unreadable_hint
 
 __all__ = ["Picker", "pick"]
 
@@ -281,7 +281,7 @@ def _drain(q: queue.Queue[Any]) -> None:
 
 
 def pick(
-    source: str | os.PathLike[str],
+    source: Source,
     config: Config | None = None,
     k: int | None = None,
     *,
@@ -292,10 +292,12 @@ def pick(
     cancel: CancelToken | None = None,
     keep_thumbs: bool = False,
 ) -> Result:
-    """Pick the best ``k`` thumbnails of a video file in one decode pass.
+    """Pick the best ``k`` thumbnails of a video in one decode pass.
 
     Args:
-        source: Path of the video.
+        source: A video file, a URL FFmpeg can open (http, https, HLS, rtmp, srt; with
+            ``decode.timeout``), or a readable binary file-like object such as a pipe. With
+            ``decode.max_duration``, only that much of it is read.
         config: Pipeline settings; defaults to ``Config()``.
         k: Overrides ``config.select.k``.
         scorer: A loaded scorer to reuse across calls; loaded from the config when omitted.
@@ -311,7 +313,7 @@ def pick(
         statistics. Pixels are in ``Pick.image``; ``write_thumbnails`` saves them.
 
     Raises:
-        InputError: the file is missing, not a video, or has no decodable frame.
+        InputError: the source is missing, unreachable, not a video, or has no decodable frame.
         ModelError: the scoring model or its weights cannot be loaded.
         ConfigError: a setting is invalid or the device is unavailable.
         Cancelled: ``cancel`` was set.
@@ -321,36 +323,53 @@ def pick(
         cfg = cfg.with_overrides({"select.k": k})
     start = time.perf_counter()
     keyframes = cfg.decode.sampling == "keyframes"
-    with VideoReader(source, threads=cfg.decode.threads, keyframes_only=keyframes) as reader:
+    with VideoReader(
+        source, threads=cfg.decode.threads, keyframes_only=keyframes, timeout=cfg.decode.timeout
+    ) as reader:
         if scorer is None and engine is None:
             scorer = load_scorer(cfg.scoring, resolve_device(cfg.runtime.device))
         model_s = time.perf_counter() - start
+        length = _length(reader.info.duration, cfg.decode.max_duration)
         with Picker(
             cfg,
             scorer=scorer,
             engine=engine,
             face_detector=face_detector,
             fps=reader.info.fps,
-            video=str(source),
-            duration=reader.info.duration,
+            video=reader.path,
+            duration=length or cfg.decode.max_duration,  # a pipe has no length: the cap is a hint
             on_event=on_event,
             cancel=cancel,
             keep_thumbs=keep_thumbs,
         ) as picker:
-            decode_s = _feed(reader, picker)
+            decode_s, cut_short = _feed(reader, picker, cfg.decode.max_duration)
             damage = SourceStats(
                 corrupt_packets=reader.corrupt_packets,
                 truncated=reader.truncated,
-                expected=reader.info.duration,
+                expected=None if cut_short else reader.info.duration,
                 timings={"model": model_s, "decode": decode_s},
             )
-            result = picker.finish(reader.info.duration if keyframes else None, source=damage)  # keyframes: trust it
+            try:
+                result = picker.finish(length if keyframes else None, source=damage)  # keyframes: trust it
+            except EmptyVideoError as exc:
+                hint = unreadable_hint(source)  # such as an MP4 whose index is at its end, piped in
+                if hint is None:
+                    raise
+                raise EmptyVideoError(f"{exc}; {hint}") from exc
     total = {**result.stats.timings, "total": time.perf_counter() - start}  # wall time, measured outermost
     return dataclasses.replace(result, stats=dataclasses.replace(result.stats, timings=total))
 
 
-def _feed(reader: VideoReader, picker: Picker) -> float:
-    """Push every frame; return the seconds spent inside the decoder."""
+def _length(duration: float | None, max_duration: float | None) -> float | None:
+    """The seconds that will be read, when the container knows its length: capped by ``max_duration``."""
+    if duration is None or max_duration is None:
+        return duration
+    return min(duration, max_duration)
+
+
+def _feed(reader: VideoReader, picker: Picker, max_duration: float | None) -> tuple[float, bool]:
+    """Push every frame, or those before ``max_duration``; return the seconds spent inside the
+    decoder and whether the video was cut short."""
     decode_s = 0.0
     frames = iter(reader)
     while True:
@@ -358,8 +377,9 @@ def _feed(reader: VideoReader, picker: Picker) -> float:
         try:
             frame, t = next(frames)
         except StopIteration:
-            break
+            return decode_s, False
         finally:
             decode_s += time.perf_counter() - start
+        if max_duration is not None and t >= max_duration:
+            return decode_s, True
         picker.push(frame, t)
-    return decode_s
