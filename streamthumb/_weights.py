@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import hashlib
 import importlib
 import logging
 import os
@@ -36,7 +37,7 @@ import torch
 from open_clip.factory import parse_model_name
 
 from .config import ScoringConfig
-from .errors import ModelError, WeightsUnavailableError
+from .errors import ModelError, StreamthumbError, WeightsUnavailableError
 
 _CHECKPOINT_GLOBS = ("*.safetensors", "*.bin", "*.pth", "*.pt")
 """What counts as weights in a ``local-dir:`` folder when checking it before the build."""
@@ -93,6 +94,47 @@ def load_model(
             except Exception as exc:  # open_clip, torch, safetensors and the hub raise many types
                 raise _model_error(cfg, name, pretrained, exc) from exc
     return model, tokenizer
+
+
+def weights_file(cfg: ScoringConfig) -> Path | None:
+    """The checkpoint file the configured weights load from (in a ``local-dir:`` folder, a
+    given file, or the hub cache), for provenance; None when it cannot be told."""
+    try:
+        name, pretrained = _resolve_weights(cfg)
+        found = _checkpoint_file(cfg, name, pretrained)
+    except (StreamthumbError, OSError):
+        return None
+    return found[0].resolve() if found else None
+
+
+class FileDigest:
+    """A file's SHA-256, computed on a background thread so a large checkpoint's hash (about a
+    second per 600 MB) overlaps decoding instead of adding to the run.
+
+    Args:
+        path: The file.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]):
+        self._path = path
+        self._digest: str | None = None
+        self._thread = threading.Thread(target=self._run, name="streamthumb-weights-sha256", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        digest = hashlib.sha256()
+        try:
+            with open(self._path, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 22), b""):  # hashlib releases the GIL per chunk
+                    digest.update(chunk)
+        except OSError:
+            return  # unreadable now: the result says null rather than failing the run
+        self._digest = digest.hexdigest()
+
+    def hexdigest(self) -> str | None:
+        """The hex digest, waiting for it if need be; None if the file could not be read."""
+        self._thread.join()
+        return self._digest
 
 
 # --- resolve: weights must exist before anything is built ---

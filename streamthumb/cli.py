@@ -75,6 +75,11 @@ def _parser() -> argparse.ArgumentParser:
         "streamthumb config > my.yaml; streamthumb pick clip.mp4 --config my.yaml",
     )
     c.add_argument("name", nargs="?", default="default", help="default, fast or quality (default: %(default)s)")
+    sub.add_parser(
+        "schema",
+        help="print the JSON Schema of pick --json",
+        description="Print the JSON Schema (draft 2020-12) that every pick --json result follows.",
+    )
     _cli_batch.add_parsers(sub)
     return parser
 
@@ -126,6 +131,13 @@ def _name(video: str) -> str:
     return "<stdin>" if video == STDIN else video
 
 
+def _cmd_schema(args: argparse.Namespace) -> int:
+    from importlib.resources import files
+
+    sys.stdout.write(files("streamthumb").joinpath("schemas/result.schema.json").read_text(encoding="utf-8"))
+    return 0
+
+
 def _cmd_config(args: argparse.Namespace) -> int:
     from .config import preset_text
 
@@ -174,7 +186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command in _cli_batch.COMMANDS:
             return _cli_batch.run(args)
-        return _cmd_config(args) if args.command == "config" else _cmd_pick(args)
+        commands = {"config": _cmd_config, "schema": _cmd_schema, "pick": _cmd_pick}
+        return commands[args.command](args)
     except StreamthumbError as exc:
         if os.environ.get("STREAMTHUMB_DEBUG"):
             raise

@@ -47,8 +47,8 @@ __all__ = [
 ]
 
 Frame = av.VideoFrame | np.ndarray | torch.Tensor
-"""A frame the picker accepts: a PyAV frame, an (H, W, 3) RGB uint8 array, or a (3, H, W)
-uint8 tensor on any device. Arrays and tensors are taken as already upright."""
+"""A frame the picker accepts: a PyAV frame, an (H, W, 3) RGB uint8 array, or a (3, H, W) (or
+(H, W, 3)) uint8 tensor on any device. Arrays and tensors are taken as already upright."""
 
 _FALLBACK_FPS = 25.0
 
@@ -196,9 +196,12 @@ def _video_stream(container: av.container.InputContainer, path: str) -> av.Video
 def check_frame(frame: object) -> Frame:
     """The frame itself if the picker can take it; say what is wrong otherwise.
 
+    An (H, W, 3) tensor comes back as its (3, H, W) view; a tensor whose first and last sizes
+    are both 3 is taken as (3, H, W).
+
     Raises:
-        FrameError: not a PyAV frame, an (H, W, 3) uint8 array or a (3, H, W) uint8 tensor,
-            or empty.
+        FrameError: not a PyAV frame, an (H, W, 3) uint8 array or a (3, H, W) or (H, W, 3)
+            uint8 tensor, or empty.
     """
     if isinstance(frame, av.VideoFrame):
         return frame
@@ -206,12 +209,14 @@ def check_frame(frame: object) -> Frame:
         ok = frame.ndim == 3 and frame.shape[2] == 3 and frame.dtype == np.uint8 and min(frame.shape[:2]) > 0
         shape, dtype = frame.shape, frame.dtype
     elif isinstance(frame, torch.Tensor):
+        if frame.ndim == 3 and frame.shape[2] == 3 and frame.shape[0] != 3:
+            frame = frame.permute(2, 0, 1)  # (H, W, 3), as decoders hand out: a view, no copy
         ok = frame.ndim == 3 and frame.shape[0] == 3 and frame.dtype == torch.uint8 and min(frame.shape[1:]) > 0
         shape, dtype = tuple(frame.shape), frame.dtype
     else:
         raise FrameError(
-            f"push() takes an av.VideoFrame, an (H, W, 3) uint8 RGB numpy array or a (3, H, W) uint8 RGB "
-            f"torch tensor, got {type(frame).__name__}"
+            f"push() takes an av.VideoFrame, an (H, W, 3) uint8 RGB numpy array or a (3, H, W) or (H, W, 3) "
+            f"uint8 RGB torch tensor, got {type(frame).__name__}"
         )
     if not ok:
         kind = "(H, W, 3) uint8 RGB array" if isinstance(frame, np.ndarray) else "(3, H, W) uint8 RGB tensor"
@@ -280,7 +285,10 @@ def analysis_view(
             rgb = np.rot90(rgb, k=turns)
         return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)
     if isinstance(frame, np.ndarray):
-        resized = cv2.resize(frame, (target_w, target_h), interpolation=cv2.INTER_AREA)
+        # INTER_AREA enlarges like nearest neighbour: blocky views of frames under 360p would
+        # read as very sharp and flat (graphic). Bilinear then, as swscale and torch do.
+        shrink = target_h < frame.shape[0]
+        resized = cv2.resize(frame, (target_w, target_h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
         return torch.from_numpy(np.ascontiguousarray(resized)).permute(2, 0, 1)
     return _resize_tensor(frame, target_w, target_h)
 

@@ -26,7 +26,16 @@ import streamthumb
 
 from .config import Config, ScoringConfig
 
-__all__ = ["FINGERPRINT_SPAN", "OUTPUT_NEUTRAL", "FileStamp", "config_hash", "file_stamp", "video_id", "video_key"]
+__all__ = [
+    "FINGERPRINT_SPAN",
+    "OUTPUT_NEUTRAL",
+    "FileStamp",
+    "config_hash",
+    "file_stamp",
+    "output_settings",
+    "video_id",
+    "video_key",
+]
 
 FINGERPRINT_SPAN = 1 << 20
 """Bytes hashed at each end of a file: enough to see a re-encode, cheap on network drives."""
@@ -98,12 +107,18 @@ def config_hash(config: Config) -> str:
     should not redo it. ``streamthumb.__version__`` is read at call time and included, since a
     new release may pick differently.
     """
-    data = config.to_dict()
-    for dotted in OUTPUT_NEUTRAL:
-        _drop(data, dotted)
+    data = output_settings(config)
     data["streamthumb"] = streamthumb.__version__
     data["weights_files"] = weights_files(config.scoring)
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def output_settings(config: Config) -> dict[str, Any]:
+    """The config as a dict, less the ``OUTPUT_NEUTRAL`` keys: what decides the thumbnails."""
+    data = config.to_dict()
+    for dotted in OUTPUT_NEUTRAL:
+        _drop(data, dotted)
+    return data
 
 
 def weights_files(scoring: ScoringConfig) -> list[tuple[str, int, float]]:

@@ -35,6 +35,7 @@ from .events import CancelToken, EventCallback, Finished
 from .faces import FaceDetector
 from .filters import FaceBonus, make_bonuses
 from .pipeline import SourceStats, StreamPipeline
+from .provenance import provenance
 from .record import Candidate
 from .results import Result
 from .scoring import Scorer, load_scorer
@@ -171,6 +172,7 @@ class Picker:
             self._cancel.check(self._pipe.video)
             source = dataclasses.replace(source or SourceStats(), peak_frames_held=self._peak_held)
             result = self._pipe.finish(duration, source=source)  # may score fallbacks: engine still held
+            result = dataclasses.replace(result, provenance=provenance(self.config, self._engine.scorer))
         finally:
             self.close()
         if self._on_event is not None:

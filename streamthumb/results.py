@@ -21,12 +21,16 @@ __all__ = [
     "Fate",
     "Origin",
     "Pick",
+    "SCHEMA_VERSION",
     "Result",
     "Shot",
     "Stats",
     "Verdict",
 ]
 
+SCHEMA_VERSION = 1
+"""Version of the JSON document ``Result.to_dict`` makes (``streamthumb schema`` prints its
+JSON Schema): a change that could break a reader bumps it."""
 Box = tuple[int, int, int, int]
 """A face box as (x, y, width, height) in pixels of the upright frame."""
 Origin = Literal["shot", "uniform", "keyframe"]
@@ -283,6 +287,8 @@ class Result:
     """Why there are fewer picks than ``requested``; None when there are not."""
     candidates: tuple[CandidateInfo, ...] = field(default=(), repr=False)
     """Every candidate in time order, with its signals, verdicts and fate."""
+    provenance: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    """What made it (``streamthumb.provenance``): version, scorer and weights, config and its hash."""
 
     def __post_init__(self) -> None:
         ranks = [p.rank for p in self.picks]
@@ -296,6 +302,7 @@ class Result:
     def to_dict(self, *, explain: bool = False) -> dict[str, Any]:
         """The JSON document the CLI prints with ``--json``; ``explain`` adds every candidate."""
         doc = {
+            "schema_version": SCHEMA_VERSION,
             "video": self.video,
             "duration": round(self.duration, 4),
             "fps": round(self.fps, 4),
@@ -306,6 +313,7 @@ class Result:
             "shortfall": self.shortfall,
             "picks": [p.to_dict() for p in self.picks],
             "stats": self.stats.to_dict(),
+            "provenance": dict(self.provenance),
         }
         if explain:
             doc["candidates"] = [c.to_dict() for c in self.candidates]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import open_clip
@@ -47,6 +47,11 @@ class Scorer(ABC):
         """
         return self.score(images), None
 
+    def provenance(self) -> dict[str, Any]:
+        """What a result needs to say to reproduce this scorer's scores: which model and
+        weights, how frames were prepared. Scorers that know more override it."""
+        return {"scorer": type(self).__name__}
+
 
 class ClipScorer(Scorer):
     """An OpenCLIP model with its prompts embedded once.
@@ -59,6 +64,8 @@ class ClipScorer(Scorer):
         negative: Prompts a bad thumbnail resembles.
         device: The model's device.
         precision: ``auto``, ``fp32``, ``fp16`` or ``bf16``.
+        identity: Where the weights came from (``model``, ``pretrained``, ``weights_file``),
+            for ``provenance``; the file's SHA-256 is computed in the background.
     """
 
     def __init__(
@@ -71,13 +78,31 @@ class ClipScorer(Scorer):
         negative: Sequence[str],
         device: torch.device,
         precision: str = "auto",
+        identity: Mapping[str, Any] | None = None,
     ):
         self.model = model.eval().requires_grad_(False)
         self.device = device
         self._preprocess = preprocess
+        self._precision = precision
+        self._prompts = {"positive": list(positive), "negative": list(negative)}
+        self._identity = dict(identity or {})
+        weights = self._identity.get("weights_file")
+        self._digest = _weights.FileDigest(weights) if weights else None
         self._autocast_dtype = _autocast_dtype(device, precision)
         self._positive = self._embed_text(tokenizer, positive)
         self._negative = self._embed_text(tokenizer, negative) if negative else None
+
+    def provenance(self) -> dict[str, Any]:
+        """Model, weights file and its SHA-256, preprocessing, precision and prompts."""
+        digest = self._digest.hexdigest() if self._digest is not None else None
+        return {
+            "scorer": "open_clip",
+            **self._identity,
+            "weights_sha256": digest,
+            "preprocess": {k: list(v) if isinstance(v, tuple) else v for k, v in self._preprocess.items()},
+            "precision": str(self._autocast_dtype).removeprefix("torch.") if self._autocast_dtype else "fp32",
+            "prompts": self._prompts,
+        }
 
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
         """Reduced precision where ``precision`` asks for it; a no-op context for fp32."""
@@ -190,6 +215,9 @@ class ModelFreeScorer(Scorer):
     def score(self, images: torch.Tensor) -> torch.Tensor:
         return torch.zeros(images.shape[0])
 
+    def provenance(self) -> dict[str, Any]:
+        return {"scorer": "none", "embedding": f"colour histogram, {self.BINS}x{self.BINS}x{self.BINS} bins"}
+
     @torch.inference_mode()
     def score_and_embed(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         n, bins = images.shape[0], self.BINS
@@ -226,6 +254,8 @@ def load_scorer(cfg: ScoringConfig, device: torch.device | str = "cpu") -> Score
     if cfg.model == "none":
         return ModelFreeScorer(device)
     model, tokenizer = _weights.load_model(cfg, device)
+    weights = _weights.weights_file(cfg)
+    identity = {"model": cfg.model, "pretrained": cfg.pretrained, "weights_file": str(weights) if weights else None}
     return ClipScorer(
         model,
         tokenizer=tokenizer,
@@ -234,4 +264,5 @@ def load_scorer(cfg: ScoringConfig, device: torch.device | str = "cpu") -> Score
         negative=cfg.negative,
         device=device,
         precision=cfg.precision,
+        identity=identity,
     )

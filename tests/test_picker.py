@@ -121,6 +121,28 @@ def test_push_api_takes_frames_from_any_decoder(tiny_config):
     assert len(result.picks) == 3 and result.video == "live"
 
 
+def test_every_frame_layout_gives_the_same_picks(tiny_config):
+    """RGB arrays, (3, H, W) and (H, W, 3) tensors are the same pictures: same cuts, same picks."""
+    rng = np.random.default_rng(0)
+    frames = [f for seg in (Segment("astronaut", 2.0), Segment("rocket", 2.0)) for f in frames_for(seg, 160, 120, 25, rng)]
+    layouts = {
+        "array": lambda f: f,
+        "chw": lambda f: torch.from_numpy(f).permute(2, 0, 1).contiguous(),
+        "hwc": lambda f: torch.from_numpy(f),
+    }
+    found = {}
+    for name, layout in layouts.items():
+        with Picker(tiny_config, scorer=BrightnessScorer(), fps=25.0) as picker:
+            for i, frame in enumerate(frames):
+                picker.push(layout(frame), i / 25)
+            result = picker.finish()
+        found[name] = ([s.start for s in result.shots], [p.t for p in result.picks], [p.score for p in result.picks])
+        assert result.picks[0].image.shape == (120, 160, 3)
+    assert found["chw"] == found["hwc"] and len(found["hwc"][0]) == 2  # a view of the same tensor
+    assert found["array"][:2] == found["chw"][:2]  # arrays resize with OpenCV: scores agree to rounding
+    assert found["array"][2] == pytest.approx(found["chw"][2], abs=2e-3)
+
+
 def test_all_blurry_video_still_returns_flagged_picks(tiny_config, media):
     path = media / "blurry.mp4"
     write_video(path, [Segment("astronaut", 2.0, "blur"), Segment("coffee", 2.0, "blur")], size=(160, 120))
@@ -233,12 +255,12 @@ def test_resolution_change_mid_stream(tiny_config):
     rng = np.random.default_rng(0)
     with Picker(tiny_config.with_overrides({"select.k": 4}), scorer=ConstantScorer(), fps=25.0) as picker:
         i = 0
-        for seg, size in [(Segment("astronaut", 3.0), (160, 120)), (Segment("coffee", 3.0), (320, 180))]:
+        for seg, size in [(Segment("astronaut", 3.0), (320, 240)), (Segment("coffee", 3.0), (480, 270))]:
             for frame in frames_for(seg, *size, 25, rng):
                 picker.push(frame, i / 25)
                 i += 1
         result = picker.finish()
-    assert {p.image.shape for p in result.picks} == {(120, 160, 3), (180, 320, 3)}
+    assert {p.image.shape for p in result.picks} == {(240, 320, 3), (270, 480, 3)}
 
 
 def test_keyframe_mode_keeps_the_container_duration(standard_video, tiny_config):
@@ -254,10 +276,10 @@ def test_keyframe_mode_keeps_the_container_duration(standard_video, tiny_config)
         (np.zeros((4, 4), np.uint8), r"\(H, W, 3\) uint8 RGB array, got shape \(4, 4\)"),
         (np.zeros((4, 4, 3), np.float32), "float32"),
         (np.zeros((0, 4, 3), np.uint8), "non-empty"),
-        (torch.zeros((4, 4, 3), dtype=torch.uint8), r"\(3, H, W\) uint8 RGB tensor, got shape \(4, 4, 3\)"),
+        (torch.zeros((4, 4, 4), dtype=torch.uint8), r"\(3, H, W\) uint8 RGB tensor, got shape \(4, 4, 4\)"),
         (torch.zeros((3, 4, 4), dtype=torch.float32), "torch.float32"),
     ],
-    ids=["str", "2d-array", "float-array", "empty-array", "hwc-tensor", "float-tensor"],
+    ids=["str", "2d-array", "float-array", "empty-array", "4-channel-tensor", "float-tensor"],
 )
 def test_push_rejects_what_is_not_a_frame_with_a_frame_error(frame, message):
     from streamthumb import FrameError
