@@ -24,6 +24,9 @@ import numbers
 import queue
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from ._device import resolve_device
@@ -45,6 +48,14 @@ __all__ = ["Picker", "pick"]
 
 _STOP = object()
 """Queue sentinel: no more candidates."""
+
+
+class _Snapshot:
+    """A request for the interim result, answered by the scoring thread in queue order, so
+    every candidate queued before it is scored first."""
+
+    def __init__(self) -> None:
+        self.future: Future[Result] = Future()
 _PUT_POLL = 0.1
 """Seconds between checks that the scoring thread is alive (and the run not cancelled) while
 the queue is full."""
@@ -179,6 +190,33 @@ class Picker:
             self._on_event(Finished(self._pipe.video, result))
         return result
 
+    def snapshot(self) -> Result:
+        """The best ``k`` of the stream so far, without ending it: a live source's result every
+        N seconds. Candidates pushed before the call are scored first; the frames the shot
+        detector still holds back (about a second) are not in it yet.
+
+        The picks follow the rules ``finish`` applies, with no fallback yet (a stream with no
+        good frame so far gives none, and ``shortfall`` says why). Nothing is decided: a
+        later snapshot or ``finish`` may pick other frames.
+
+        Raises:
+            Cancelled: the cancel token was set.
+            StreamthumbError: the scoring thread failed.
+        """
+        self._raise_if_failed()
+        if self._done:
+            raise RuntimeError("Picker.snapshot() after finish()")
+        request = _Snapshot()
+        self._enqueue(request)
+        while True:
+            try:
+                result = request.future.result(timeout=_PUT_POLL)
+                break
+            except FutureTimeout:
+                self._raise_if_failed()
+                self._cancel.check(self._pipe.video)
+        return dataclasses.replace(result, provenance=provenance(self.config, self._engine.scorer))
+
     def close(self) -> None:
         """Stop the scoring thread, dropping unscored candidates; safe to call more than once."""
         if not self._done:
@@ -192,10 +230,10 @@ class Picker:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _enqueue(self, cand: Candidate) -> None:
+    def _enqueue(self, item: Candidate | _Snapshot) -> None:
         while True:
             try:
-                self._queue.put(cand, timeout=_PUT_POLL)
+                self._queue.put(item, timeout=_PUT_POLL)
                 return
             except queue.Full:
                 self._raise_if_failed()
@@ -245,6 +283,12 @@ class Picker:
                 if item is _STOP:
                     break
                 self._cancel.check(self._pipe.video)
+                if isinstance(item, _Snapshot):
+                    if batch:
+                        self._evaluate(batch)
+                        batch = []
+                    _answer(item, self._pipe.snapshot)
+                    continue
                 if batch and item.view.shape != batch[0].view.shape:
                     self._evaluate(batch)  # resolution changed mid-stream: a new batch
                     batch = []
@@ -265,6 +309,14 @@ class Picker:
         self._cancel.check(self._pipe.video)
         self._pipe.evaluate(batch)
         self._in_flight = 0
+
+
+def _answer(request: _Snapshot, make: Callable[[], Result]) -> None:
+    """Answer a snapshot request; its failure goes to the caller who asked, not the stream."""
+    try:
+        request.future.set_result(make())
+    except Exception as exc:
+        request.future.set_exception(exc)
 
 
 def _check_time(t: object) -> float:

@@ -286,24 +286,56 @@ class StreamPipeline:
         )
 
     def _reject_soft(self) -> None:
-        """A pooled frame much softer than the sharpest pooled frame of its shot loses to it.
+        """A pooled frame much softer than the sharpest pooled frame of its shot loses to it."""
+        for cand, limit in self._soft():
+            cand.judge(Verdict("blur", False, "soft", cand.signals["sharpness"], limit))
+            self.selector.discard(cand)
+            self._reject(cand)
+
+    def _soft(self) -> list[tuple[Candidate, float]]:
+        """(candidate, limit) of each pooled frame below ``soft_ratio`` of its shot's sharpest.
 
         Only pooled frames compare: a sharper frame already evicted cannot be picked, so it
         must not push its shot's last frames out.
         """
         enabled = self.config.filters.enabled
         if "blur" not in enabled or "sharpness" not in enabled:
-            return
+            return []
         ratio, best = self.config.filters.blur.soft_ratio, defaultdict[int, float](float)
         pooled = self.selector.items
         for cand in pooled:
             best[cand.shot] = max(best[cand.shot], cand.signals["sharpness"])
-        for cand in pooled:
-            limit = ratio * best[cand.shot]
-            if cand.signals["sharpness"] < limit:
-                cand.judge(Verdict("blur", False, "soft", cand.signals["sharpness"], limit))
-                self.selector.discard(cand)
-                self._reject(cand)
+        limits = [(cand, ratio * best[cand.shot]) for cand in pooled]
+        return [(cand, limit) for cand, limit in limits if cand.signals["sharpness"] < limit]
+
+    def snapshot(self) -> Result:
+        """The picks the stream so far would give, on the evaluating thread, changing no fate.
+
+        For live streams that want a result every N seconds: the pool's best under the same
+        rules as ``finish`` (faces searched, soft frames left out), from the candidates
+        evaluated so far. There is no fallback yet: a stream with no good frame so far gives
+        no picks, and ``shortfall`` says so.
+        """
+        end = self.last_t + 1.0 / self.fps
+        shots = self._shot_list(end)
+        self._apply_bonuses(self.selector.items)
+        soft = [cand for cand, _ in self._soft()]
+        chosen = self.selector.preview(len(shots), exclude=soft)
+        picks = tuple(_to_pick(c, False, self._tone_map, rank=rank) for rank, c in enumerate(chosen, start=1))
+        width, height = self.size
+        return Result(
+            video=self.video,
+            duration=end,
+            fps=self.fps,
+            width=width,
+            height=height,
+            shots=shots,
+            picks=picks,
+            stats=self._stats(SourceStats(), end),
+            requested=self.config.select.k,
+            shortfall=self._shortfall(len(picks), fallback=False),
+            candidates=tuple(c.info() for c in list(self.records)),
+        )
 
     def _rescue(self, num_shots: int) -> list[Candidate]:
         """Score the sharpest rejected candidates so even an all-blurry video gets thumbnails."""
@@ -317,7 +349,7 @@ class StreamPipeline:
         return chosen
 
     def _shot_list(self, end: float) -> tuple[Shot, ...]:
-        bounds = [0.0, *(c for c in self._planner.cuts if c < end), end]
+        bounds = [0.0, *(c for c in list(self._planner.cuts) if c < end), end]  # a copy: see snapshot
         return tuple(Shot(a, b) for a, b in zip(bounds, bounds[1:], strict=False))
 
     def _shortfall(self, found: int, fallback: bool) -> str | None:
@@ -346,7 +378,7 @@ class StreamPipeline:
     def _stats(self, source: SourceStats, end: float) -> Stats:
         timings = dict(source.timings)
         for stage in (self.timings, self.eval_timings):
-            for key, value in stage.items():
+            for key, value in dict(stage).items():  # a copy: a snapshot reads the other thread's
                 timings[key] = timings.get(key, 0.0) + value
         return Stats(
             frames_decoded=self.frames,
@@ -388,11 +420,13 @@ def _thumb(view: torch.Tensor) -> np.ndarray:
     height, width = view.shape[-2:]
     size = (_THUMB_HEIGHT, max(1, round(width * _THUMB_HEIGHT / height)))
     small = torch.nn.functional.interpolate(view[None].float(), size=size, mode="area")[0]
-    return small.round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
+    return small.round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).contiguous().cpu().numpy()
 
 
-def _to_pick(cand: Candidate, fallback: bool, tone_map: bool) -> Pick:
-    assert cand.frame is not None and cand.rank is not None
+def _to_pick(cand: Candidate, fallback: bool, tone_map: bool, *, rank: int | None = None) -> Pick:
+    """The pick of a pooled candidate: its rank, or ``rank`` for a snapshot, which ranks nobody."""
+    rank = rank or cand.rank
+    assert cand.frame is not None and rank is not None
     image = to_rgb(cand.frame, tone_map=tone_map).permute(1, 2, 0).contiguous().cpu().numpy()
     embedding = None if cand.embedding is None else cand.embedding.float().cpu().numpy()
-    return Pick(rank=cand.rank, candidate=cand.info(), fallback=fallback, image=image, embedding=embedding)
+    return Pick(rank=rank, candidate=cand.info(), fallback=fallback, image=image, embedding=embedding)

@@ -16,7 +16,7 @@ Example:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from .config import SelectConfig
 from .record import Candidate
@@ -139,22 +139,30 @@ class GreedySelector(Selector):
         rule relaxed) when the first left fewer than ``k``: a second frame of a good shot beats
         no frame, and it comes after the distinct pictures.
         """
-        per_shot = num_shots >= self._cfg.k
-        picked = self._greedy([], per_shot=per_shot)
-        if self._cfg.fill and len(picked) < self._cfg.k:
-            picked = self._greedy(picked, per_shot=False, relaxed=True)
+        picked = self.preview(num_shots)
         for rank, cand in enumerate(picked, start=1):
             cand.decide("picked", rank=rank)
         for cand in self.items:
             if cand.fate != "picked":
-                self._explain_loss(cand, picked, per_shot=per_shot)
+                self._explain_loss(cand, picked, per_shot=num_shots >= self._cfg.k)
         return picked
 
-    def _greedy(self, picked: list[Candidate], *, per_shot: bool, relaxed: bool = False) -> list[Candidate]:
+    def preview(self, num_shots: int, *, exclude: Collection[Candidate] = ()) -> list[Candidate]:
+        """The picks ``choose`` would make now, best first, writing no fate: a live stream's
+        interim result. ``exclude`` leaves candidates out, such as those a final check drops."""
+        per_shot = num_shots >= self._cfg.k
+        picked = self._greedy([], per_shot=per_shot, exclude=exclude)
+        if self._cfg.fill and len(picked) < self._cfg.k:
+            picked = self._greedy(picked, per_shot=False, relaxed=True, exclude=exclude)
+        return picked
+
+    def _greedy(
+        self, picked: list[Candidate], *, per_shot: bool, relaxed: bool = False, exclude: Collection[Candidate] = ()
+    ) -> list[Candidate]:
         """Add, one at a time, the free candidate of highest marginal relevance; in score order
         when diversity is off, since then relevance is the score."""
         picked = list(picked)
-        items = self.items
+        items = [c for c in self.items if not any(c is e for e in exclude)]
         while len(picked) < self._cfg.k:
             free = [c for c in items if c not in picked and not self._blocked(c, picked, per_shot, relaxed)]
             if not free:

@@ -306,3 +306,63 @@ def test_times_that_step_back_are_held_at_the_previous_time():
         result = picker.finish()
     assert result.stats.frames_decoded == 4
     assert result.duration == pytest.approx(0.12 + 1 / 25)
+
+
+def test_snapshots_give_the_best_so_far_and_leave_the_end_alone(tiny_config):
+    """A live stream asks for a result every few seconds; the final picks do not change."""
+    rng = np.random.default_rng(0)
+    names = ("astronaut", "rocket", "coffee", "chelsea", "camera", "brick")
+    frames = [f for n in names for f in frames_for(Segment(n, 2.0), 160, 120, 25, rng)]
+
+    def stream(snapshot_every: int | None):
+        snapshots = []
+        with Picker(tiny_config, scorer=BrightnessScorer(), fps=25.0, video="live") as picker:
+            for i, frame in enumerate(frames):
+                picker.push(frame, i / 25)
+                if snapshot_every and i and i % snapshot_every == 0:
+                    snapshots.append((i / 25, picker.snapshot()))
+            return snapshots, picker.finish()
+
+    snapshots, final = stream(snapshot_every=240)  # every 9.6 s
+    _, plain = stream(snapshot_every=None)
+    assert [(p.t, p.score) for p in final.picks] == [(p.t, p.score) for p in plain.picks]
+    assert [c.fate for c in final.candidates] == [c.fate for c in plain.candidates]
+    (at, early), = snapshots
+    assert at == 9.6 and early.duration == pytest.approx(9.64) and len(early.shots) == 5
+    assert len(early.picks) == 3 and all(p.t < at for p in early.picks) and early.shortfall is None
+    assert [p.rank for p in early.picks] == [1, 2, 3] and early.picks[0].image.shape == (120, 160, 3)
+    assert early.provenance == final.provenance and early.to_dict()["schema_version"] == 1
+
+
+def test_snapshot_after_finish_is_refused(tiny_config):
+    picker = Picker(tiny_config, scorer=ConstantScorer())
+    picker.push(np.full((48, 64, 3), 128, np.uint8), 0.0)
+    picker.finish()
+    with pytest.raises(RuntimeError, match="after finish"):
+        picker.snapshot()
+
+
+@pytest.mark.needs_cuda
+def test_cuda_frames_stay_on_the_device_and_pick_what_cpu_frames_pick(tiny_config):
+    """Frames from NVDEC or torchcodec stay on the GPU: views and batches are made there."""
+
+    class OnDevice(BrightnessScorer):
+        def __init__(self, device: str):
+            self.device = torch.device(device)
+
+        def score(self, images):
+            assert images.device.type == self.device.type  # no trip through host memory
+            return super().score(images).cpu()
+
+    rng = np.random.default_rng(0)
+    frames = [torch.from_numpy(f).permute(2, 0, 1).contiguous() for n in ("astronaut", "rocket", "coffee") for f in frames_for(Segment(n, 2.0), 320, 240, 25, rng)]
+    found = {}
+    for device in ("cpu", "cuda"):
+        cfg = tiny_config.with_overrides({"runtime.device": device})
+        with Picker(cfg, scorer=OnDevice(device), fps=25.0) as picker:
+            for i, frame in enumerate(frames):
+                picker.push(frame.to(device), i / 25)
+            result = picker.finish()
+        found[device] = ([s.start for s in result.shots], [p.t for p in result.picks], [p.score for p in result.picks])
+    assert found["cuda"][:2] == found["cpu"][:2]
+    assert found["cuda"][2] == pytest.approx(found["cpu"][2], abs=1e-3)
