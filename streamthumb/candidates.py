@@ -122,6 +122,10 @@ class CandidatePlanner:
             self._decide(self._held.popleft(), out)
         return out
 
+    def drop(self) -> None:
+        """Let go of every frame held, deciding nothing: the stream was abandoned."""
+        self._held.clear()
+
     def finish(self) -> list[Candidate]:
         """Decide every frame still held; call after the last cut was added."""
         self._finished = True

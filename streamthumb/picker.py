@@ -218,11 +218,20 @@ class Picker:
         return dataclasses.replace(result, provenance=provenance(self.config, self._engine.scorer))
 
     def close(self) -> None:
-        """Stop the scoring thread, dropping unscored candidates; safe to call more than once."""
+        """Stop the scoring thread, dropping unscored candidates and every frame held; safe to
+        call more than once."""
         if not self._done:
             _drain(self._queue)
             self._stop_worker()
+        self._pipe.release()
         self._release_engine()
+
+    @property
+    def frames_held(self) -> int:
+        """Frames the picker holds now: the shot detector's window, the queue and the pools."""
+        pipe = self._pipe
+        pooled = sum(c.frame is not None for c in (*pipe.selector.items, *pipe.fallback.items))
+        return pipe.held + self._queue.qsize() + self._in_flight + pooled
 
     def __enter__(self) -> Picker:
         return self
@@ -271,7 +280,7 @@ class Picker:
     def _note_held(self) -> None:
         pipe = self._pipe
         held = pipe.held + self._queue.qsize() + self._in_flight + len(pipe.selector) + len(pipe.fallback)
-        self._peak_held = max(self._peak_held, held)
+        self._peak_held = max(self._peak_held, held)  # counted cheaply: every pooled frame is held
 
     # -- consumer side: the scoring thread ---------------------------------------------------
 

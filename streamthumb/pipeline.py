@@ -285,6 +285,13 @@ class StreamPipeline:
             candidates=tuple(c.info() for c in self.records),
         )
 
+    def release(self) -> None:
+        """Drop every frame this stream still holds (window, pool, records); after a cancel,
+        the memory goes back even while the caller keeps the picker."""
+        self._planner.drop()
+        for cand in self.records:
+            cand.release()
+
     def _reject_soft(self) -> None:
         """A pooled frame much softer than the sharpest pooled frame of its shot loses to it."""
         for cand, limit in self._soft():

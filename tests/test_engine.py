@@ -108,3 +108,4 @@ def test_cancel_stops_within_a_frame_and_leaves_no_thread():
     assert max(seen) <= 1.0 + 1 / 25.0 + 1e-9
     alive = {t.name for t in threading.enumerate()} - before
     assert not [n for n in alive if n.startswith("streamthumb")], alive
+    assert picker.frames_held == 0  # the memory went back, though we still hold the picker
