@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import __version__, _cli_batch
+from . import __version__, _cli_batch, _cli_serve
 from ._cli_options import HelpFormatter, add_config_options, load_config, show_progress
 from .errors import ConfigError, StreamthumbError
 
@@ -81,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Print the JSON Schema (draft 2020-12) that every pick --json result follows.",
     )
     _cli_batch.add_parsers(sub)
+    _cli_serve.add_parser(sub)
     return parser
 
 
@@ -186,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command in _cli_batch.COMMANDS:
             return _cli_batch.run(args)
-        commands = {"config": _cmd_config, "schema": _cmd_schema, "pick": _cmd_pick}
+        commands = {"config": _cmd_config, "schema": _cmd_schema, "pick": _cmd_pick, "serve": _cli_serve.run}
         return commands[args.command](args)
     except StreamthumbError as exc:
         if os.environ.get("STREAMTHUMB_DEBUG"):

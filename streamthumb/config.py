@@ -77,15 +77,19 @@ class DecodeConfig:
     tone_map: Literal["auto", "off"] = "auto"
     """``auto`` tone-maps PQ and HLG (HDR) sources to BT.709 SDR before filtering, scoring and
     writing, so an HDR video does not give grey, flat thumbnails; ``off`` keeps the raw signal."""
+    start: float = 0.0
+    """Seconds: frames before this time are decoded but not considered (a trim's start)."""
     max_duration: float | None = None
-    """Seconds of video to read, then pick from what was seen (live and endless streams);
-    null reads to the end."""
+    """Seconds of video to read, then pick from what was seen (live and endless streams, a
+    trim's end); null reads to the end."""
     timeout: float = 30.0
     """Seconds a URL may take to connect, and then to send more data, before the run fails."""
 
     def __post_init__(self) -> None:
         _check(self.threads >= 0, "decode.threads", "must be >= 0")
-        _check(self.max_duration is None or self.max_duration > 0, "decode.max_duration", "must be > 0 or null")
+        _check(self.start >= 0, "decode.start", "must be >= 0")
+        later = self.max_duration is None or self.max_duration > self.start
+        _check(later, "decode.max_duration", "must be > decode.start, or null")
         _check(self.timeout > 0, "decode.timeout", "must be > 0")
 
 

@@ -405,7 +405,7 @@ def pick(
             cancel=cancel,
             keep_thumbs=keep_thumbs,
         ) as picker:
-            decode_s, cut_short = _feed(reader, picker, cfg.decode.max_duration)
+            decode_s, cut_short = _feed(reader, picker, cfg.decode.start, cfg.decode.max_duration)
             damage = SourceStats(
                 corrupt_packets=reader.corrupt_packets,
                 truncated=reader.truncated,
@@ -430,19 +430,20 @@ def _length(duration: float | None, max_duration: float | None) -> float | None:
     return min(duration, max_duration)
 
 
-def _feed(reader: VideoReader, picker: Picker, max_duration: float | None) -> tuple[float, bool]:
-    """Push every frame, or those before ``max_duration``; return the seconds spent inside the
-    decoder and whether the video was cut short."""
+def _feed(reader: VideoReader, picker: Picker, first: float, max_duration: float | None) -> tuple[float, bool]:
+    """Push the frames from ``first`` to ``max_duration`` seconds; return the seconds spent
+    inside the decoder and whether the video was cut short."""
     decode_s = 0.0
     frames = iter(reader)
     while True:
-        start = time.perf_counter()
+        clock = time.perf_counter()
         try:
             frame, t = next(frames)
         except StopIteration:
             return decode_s, False
         finally:
-            decode_s += time.perf_counter() - start
+            decode_s += time.perf_counter() - clock
         if max_duration is not None and t >= max_duration:
             return decode_s, True
-        picker.push(frame, t)
+        if t >= first:
+            picker.push(frame, t)

@@ -110,8 +110,9 @@ class CandidateInfo:
 
 
 def _round(value: float, digits: int) -> float | None:
-    """JSON has no NaN: a value never measured is null."""
-    return None if math.isnan(value) else round(value, digits)
+    """JSON has no NaN or infinity: a value never measured (NaN), or unbounded such as the
+    distance to a cut in a video with none (inf), is null."""
+    return None if not math.isfinite(value) else round(value, digits)
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,8 @@ class Outcome:
     corrupt_packets: int | None = None
     embeddings: np.ndarray | None = field(default=None, repr=False, compare=False)
     """(K, D) float32 embeddings of the picks in rank order; None when the scorer gives none."""
+    document: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
+    """The whole result as ``pick --json`` prints it, with the written paths."""
     error: str | None = None
     cancelled: bool = False
     """The run was cancelled before this video finished: nothing to commit, its row stays pending."""
@@ -158,6 +160,7 @@ def process_one(
         truncated=result.stats.truncated,
         corrupt_packets=result.stats.corrupt_packets,
         embeddings=_embeddings(result),
+        document=result.to_dict(),
     )
 
 

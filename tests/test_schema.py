@@ -56,6 +56,16 @@ def test_model_free_and_fallback_outputs_follow_the_schema(capsys, media, tmp_pa
     assert doc["provenance"]["scorer"]["scorer"] == "none"
 
 
+def test_a_video_without_a_cut_gives_strict_json(capsys, media, tmp_path):
+    """No cut means no distance to one: null, never the Infinity that strict parsers reject."""
+    one_shot = media / "schema-one-shot.mp4"
+    write_video(one_shot, [Segment("coffee", 3.0)], size=(160, 120))
+    assert cli.main(["pick", str(one_shot), "--model", "none", "--out", str(tmp_path), "--json", "-q", "--explain"]) == 0
+    doc = json.loads(capsys.readouterr().out, parse_constant=lambda name: pytest.fail(f"{name} in the JSON"))
+    VALIDATOR.validate(doc)
+    assert doc["picks"][0]["components"]["cut_gap"] is None
+
+
 def test_a_broken_document_fails_validation():
     doc = {"schema_version": 1, "video": "a.mp4", "picks": [{"rank": 0}]}
     assert not VALIDATOR.is_valid(doc)

@@ -16,6 +16,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from localhttp import file_server
 
 from streamthumb import Config, EmptyVideoError, VideoOpenError, pick
 from streamthumb.scoring import ModelFreeScorer
@@ -93,38 +94,8 @@ def test_pick_dash_reads_stdin(clips, tmp_path):
 @pytest.fixture(scope="module")
 def http_root(clips):
     """A local HTTP server on a free loopback port, serving the clips' folder."""
-    handler = functools.partial(Quiet, directory=str(clips["mp4"].parent))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-
-
-class Quiet(http.server.SimpleHTTPRequestHandler):
-    """A file server as CDNs are: it answers byte ranges, which an MP4 with its index at the end needs."""
-
-    def log_message(self, *args) -> None:
-        pass
-
-    def send_head(self):
-        ranged = self.headers.get("Range", "").removeprefix("bytes=")
-        path = Path(self.translate_path(self.path))
-        if not ranged or not path.is_file():
-            return super().send_head()
-        size = path.stat().st_size
-        first, _, last = ranged.partition("-")
-        start, end = int(first or 0), min(int(last) if last else size - 1, size - 1)
-        with open(path, "rb") as fh:
-            fh.seek(start)
-            data = fh.read(end - start + 1)
-        self.send_response(206)
-        self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
-        self.send_header("Content-Length", str(end - start + 1))
-        self.send_header("Accept-Ranges", "bytes")
-        self.end_headers()
-        return io.BytesIO(data)
+    with file_server(clips["mp4"].parent) as url:
+        yield url
 
 
 @pytest.mark.parametrize("name", ["clip.mp4", "clip.ts"])

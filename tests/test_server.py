@@ -1,0 +1,254 @@
+"""streamthumb serve, the real server on loopback: signed webhooks in, thumbnails and signed
+callbacks out; refusals that queue nothing; duplicates; allowed hosts; a full queue; SIGKILL
+mid-job and a restart that finishes every accepted job exactly once."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from localhttp import Receiver, file_server, serve
+from streamthumb.webhooks import sign, verify
+from synthetic import Segment, write_video
+
+pytestmark = pytest.mark.slow
+SECRET, TOKEN = "whsec-test", "api-token-test"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """``streamthumb serve`` in its own process, on a free port."""
+
+    def __init__(self, out: Path, *args: str, env: dict | None = None):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.cmd = [sys.executable, "-m", "streamthumb", "serve", "--out", str(out), "--port", str(self.port),
+                    "--model", "none", "--device", "cpu", "--allow-host", "127.0.0.1", *args]  # fmt: skip
+        self.env = {**os.environ, "STREAMTHUMB_WEBHOOK_SECRET": SECRET, "STREAMTHUMB_API_TOKEN": TOKEN, **(env or {})}
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "Server":
+        self.proc = subprocess.Popen(self.cmd, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.proc.stderr.read().decode()
+            try:
+                with urllib.request.urlopen(f"{self.base}/healthz", timeout=1) as r:
+                    if r.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.2)
+        raise AssertionError("the server did not come up")
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=30)
+        self.proc.stderr.close()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=30)
+        if self.proc:
+            self.proc.stderr.close()
+
+    def post(self, doc=None, *, body: bytes | None = None, signature: str | None = "sign") -> tuple[int, dict]:
+        body = json.dumps(doc).encode() if body is None else body
+        headers = {"Content-Type": "application/json"}
+        if signature == "sign":
+            signature = sign(body, SECRET)
+        if signature:
+            headers["Mux-Signature"] = signature
+        return self._open(urllib.request.Request(f"{self.base}/webhooks/asset-ready", data=body, headers=headers))
+
+    def get(self, path: str, token: str | None = TOKEN) -> tuple[int, dict]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return self._open(urllib.request.Request(f"{self.base}{path}", headers=headers))
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(f"{self.base}/metrics", timeout=10) as r:
+            return r.read().decode()
+
+    def wait(self, job: str, *, until=("done", "failed"), timeout: float = 120) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status, doc = self.get(f"/jobs/{job}")
+            if status == 200 and doc["status"] in until:
+                return doc
+            time.sleep(0.2)
+        raise AssertionError(f"job {job} did not reach {until}: {doc}")
+
+    @staticmethod
+    def _open(request) -> tuple[int, dict]:
+        try:
+            with urllib.request.urlopen(request, timeout=30) as r:
+                return r.status, json.loads(r.read() or b"{}")
+        except urllib.error.HTTPError as exc:
+            return exc.code, dict(json.loads(exc.read() or b"{}"), retry_after=exc.headers.get("Retry-After"))
+
+
+def event(event_id: str, url: str, *, asset: str = "asset-1", kind: str = "asset.ready", **extra) -> dict:
+    return {"type": kind, "id": event_id, "data": {"id": asset, "url": url, **extra}}
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("sources")
+    write_video(root / "short.mp4", [Segment(n, 2.0) for n in ("astronaut", "coffee", "rocket")], size=(160, 120), fps=12)
+    write_video(root / "long.mp4", [Segment(n, 6.0) for n in ("coffee", "rocket", "chelsea", "camera", "brick")], size=(320, 240), fps=12)
+    return root
+
+
+@pytest.fixture(scope="module")
+def files(videos):
+    with file_server(videos) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def receiver():
+    r = Receiver(failures=2)  # the first two deliveries fail: the server must retry
+    with serve(r.handler) as url:
+        r.url = url
+        yield r
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, receiver):
+    s = Server(tmp_path_factory.mktemp("served"), "--callback", receiver.url, "--callback-backoff", "0.3").start()
+    yield s
+    s.stop()
+
+
+def test_a_signed_event_gives_thumbnails_and_a_signed_callback(server, files, receiver):
+    status, doc = server.post(event("evt-ok", f"{files}/short.mp4"))
+    assert status == 202 and doc["job"]
+    job = server.wait(doc["job"])
+    assert job["status"] == "done" and job["attempts"] == 1, job
+    picks = job["result"]["picks"]
+    assert len(picks) == 3 and all(Path(p["path"]).is_file() for p in picks)
+    assert job["result"]["schema_version"] == 1
+    status, asset = server.get("/assets/asset-1")
+    assert status == 200 and asset["status"] == "done" and asset["job"] == doc["job"]
+    deadline = time.monotonic() + 30
+    while doc["job"] not in receiver.delivered() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    sent = [r for r in receiver.requests if r["headers"]["Idempotency-Key"] == doc["job"]]
+    assert len(sent) == 3  # two 500s, then a 2xx: retried with backoff, then never again
+    gaps = [b["at"] - a["at"] for a, b in zip(sent, sent[1:], strict=False)]
+    assert gaps[1] > gaps[0] * 1.5  # exponential backoff
+    for r in sent:
+        verify(r["body"], r["headers"]["Streamthumb-Signature"], SECRET)
+    assert receiver.delivered()[doc["job"]]["result"]["picks"][0]["path"] == picks[0]["path"]
+
+
+def test_refused_deliveries_queue_nothing(server, files):
+    before = server.metrics()
+    good = json.dumps(event("evt-refused", f"{files}/short.mp4", asset="never")).encode()
+    assert server.post(body=good, signature=None)[0] == 401
+    assert server.post(body=good, signature=sign(good, "another secret"))[0] == 401
+    assert server.post(body=good, signature=sign(good, SECRET, at=time.time() - 600))[0] == 401  # a replay
+    assert server.post(body=good.replace(b"short", b"other"), signature=sign(good, SECRET))[0] == 401  # tampered
+    assert server.post(body=b"{not json")[0] == 400
+    assert server.post({"type": "asset.ready", "id": "x", "data": {"id": "never"}})[0] == 400  # no url
+    assert server.post(event("evt-unknown", "http://x", kind="asset.exploded"))[0] == 400
+    assert server.post(body=b" " * (2 << 20))[0] == 413
+    assert server.post(event("evt-mux-other", "http://x", kind="video.asset.created")) == (200, {"ignored": "video.asset.created"})
+    assert server.get("/assets/never")[0] == 404
+    after = server.metrics()
+    for reason, n in [("unsigned", 1), ("bad_signature", 2), ("stale", 1), ("malformed", 2), ("unknown_type", 1), ("too_large", 1)]:
+        assert f'streamthumb_webhook_rejections_total{{reason="{reason}"}} {n}' in after, after
+    assert _jobs(before) == _jobs(after)
+
+
+def _jobs(metrics: str) -> list[str]:
+    return [line for line in metrics.splitlines() if line.startswith("streamthumb_jobs{")]
+
+
+def test_a_repeated_delivery_makes_no_second_job(server, files):
+    status, first = server.post(event("evt-twice", f"{files}/short.mp4", asset="asset-twice"))
+    again = server.post(event("evt-twice", f"{files}/short.mp4", asset="asset-twice"))
+    assert status == 202 and again == (200, {"job": first["job"]})
+    server.wait(first["job"])
+    status, asset = server.get("/assets/asset-twice")
+    assert asset["history"] == []
+
+
+def test_an_update_reruns_the_asset_and_keeps_its_history(server, files):
+    _, first = server.post(event("evt-v1", f"{files}/short.mp4", asset="asset-trim"))
+    server.wait(first["job"])
+    _, second = server.post(event("evt-v2", f"{files}/short.mp4", asset="asset-trim", kind="asset.updated", start=2.0, end=6.0))
+    job = server.wait(second["job"])
+    assert job["status"] == "done" and all(2.0 <= p["t"] < 6.0 for p in job["result"]["picks"])
+    _, asset = server.get("/assets/asset-trim")
+    assert asset["job"] == second["job"] and [h["job"] for h in asset["history"]] == [first["job"]]
+    assert all(Path(p["path"]).is_file() for p in asset["history"][0]["result"]["picks"])  # its files stay
+
+
+def test_the_read_api_needs_the_token(server):
+    assert server.get("/jobs/x", token=None)[0] == 401
+    assert server.get("/jobs/x", token="wrong")[0] == 401
+    assert server.get("/jobs/x")[0] == 404
+    with urllib.request.urlopen(f"{server.base}/healthz", timeout=10) as r:
+        assert json.loads(r.read())["ok"] is True
+
+
+def test_a_host_not_allowed_fails_the_job_and_is_never_contacted(server, files):
+    port = files.rsplit(":", 1)[1]
+    _, doc = server.post(event("evt-host", f"http://localhost:{port}/short.mp4", asset="asset-host"))
+    job = server.wait(doc["job"])
+    assert job["status"] == "failed" and "not allowed" in job["error"]
+    _, doc = server.post(event("evt-scheme", "file:///etc/passwd", asset="asset-file"))
+    assert "only http and https" in server.wait(doc["job"])["error"]
+
+
+def test_serve_refuses_to_start_without_the_secret(tmp_path):
+    s = Server(tmp_path, env={"STREAMTHUMB_WEBHOOK_SECRET": ""})
+    done = subprocess.run(s.cmd, env=s.env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "STREAMTHUMB_WEBHOOK_SECRET" in done.stderr
+
+
+def test_a_full_queue_says_retry_later_and_a_sigkill_loses_no_job(tmp_path, files):
+    receiver = Receiver()
+    with serve(receiver.handler) as callback:
+        server = Server(tmp_path / "out", "--workers", "1", "--max-queued", "1", "--callback", callback).start()
+        try:
+            _, slow = server.post(event("evt-slow", f"{files}/slow/long.mp4", asset="asset-slow"))
+            server.wait(slow["job"], until=("running",))
+            status, queued = server.post(event("evt-queued", f"{files}/short.mp4", asset="asset-queued"))
+            assert status == 202
+            status, full = server.post(event("evt-full", f"{files}/short.mp4", asset="asset-full"))
+            assert status == 503 and full["retry_after"] == "30"
+            time.sleep(1.0)  # the slow job is mid-decode
+            server.kill()
+            server.start()
+            jobs = [server.wait(slow["job"]), server.wait(queued["job"])]
+            assert [j["status"] for j in jobs] == ["done", "done"]
+            assert jobs[0]["attempts"] == 2 and jobs[1]["attempts"] == 1
+            assert server.get("/assets/asset-full")[0] == 404  # refused means never queued
+            deadline = time.monotonic() + 30
+            while len(receiver.delivered()) < 2 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert set(receiver.delivered()) == {slow["job"], queued["job"]}  # once per key
+            folder = Path(jobs[0]["result"]["picks"][0]["path"]).parent
+            assert not [p for p in folder.iterdir() if p.name.startswith(".") and p.suffix != ""]  # no temp file left
+        finally:
+            server.stop()
