@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/ lives beside the package
 
 from streamthumb import Config, Scorer
 from synthetic import Segment, save_tiny_clip, write_video

@@ -3,105 +3,19 @@ callbacks out; refusals that queue nothing; duplicates; allowed hosts; a full qu
 mid-job and a restart that finishes every accepted job exactly once."""
 
 import json
-import os
-import signal
 import socket
 import subprocess
-import sys
 import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from localhttp import Receiver, file_server, serve
+from bench.loopback import SECRET, Receiver, ServeProcess, file_server, serve
 from streamthumb.webhooks import sign, verify
 from synthetic import Segment, write_video
 
 pytestmark = pytest.mark.slow
-SECRET, TOKEN = "whsec-test", "api-token-test"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """``streamthumb serve`` in its own process, on a free port."""
-
-    def __init__(self, out: Path, *args: str, env: dict | None = None):
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.cmd = [sys.executable, "-m", "streamthumb", "serve", "--out", str(out), "--port", str(self.port),
-                    "--model", "none", "--device", "cpu", "--allow-host", "127.0.0.1", *args]  # fmt: skip
-        self.env = {**os.environ, "STREAMTHUMB_WEBHOOK_SECRET": SECRET, "STREAMTHUMB_API_TOKEN": TOKEN, **(env or {})}
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> "Server":
-        self.proc = subprocess.Popen(self.cmd, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.proc.stderr.read().decode()
-            try:
-                with urllib.request.urlopen(f"{self.base}/healthz", timeout=1) as r:
-                    if r.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.2)
-        raise AssertionError("the server did not come up")
-
-    def kill(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=30)
-        self.proc.stderr.close()
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=30)
-        if self.proc:
-            self.proc.stderr.close()
-
-    def post(self, doc=None, *, body: bytes | None = None, signature: str | None = "sign") -> tuple[int, dict]:
-        body = json.dumps(doc).encode() if body is None else body
-        headers = {"Content-Type": "application/json"}
-        if signature == "sign":
-            signature = sign(body, SECRET)
-        if signature:
-            headers["Mux-Signature"] = signature
-        return self._open(urllib.request.Request(f"{self.base}/webhooks/asset-ready", data=body, headers=headers))
-
-    def get(self, path: str, token: str | None = TOKEN) -> tuple[int, dict]:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return self._open(urllib.request.Request(f"{self.base}{path}", headers=headers))
-
-    def metrics(self) -> str:
-        with urllib.request.urlopen(f"{self.base}/metrics", timeout=10) as r:
-            return r.read().decode()
-
-    def wait(self, job: str, *, until=("done", "failed"), timeout: float = 120) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            status, doc = self.get(f"/jobs/{job}")
-            if status == 200 and doc["status"] in until:
-                return doc
-            time.sleep(0.2)
-        raise AssertionError(f"job {job} did not reach {until}: {doc}")
-
-    @staticmethod
-    def _open(request) -> tuple[int, dict]:
-        try:
-            with urllib.request.urlopen(request, timeout=30) as r:
-                return r.status, json.loads(r.read() or b"{}")
-        except urllib.error.HTTPError as exc:
-            return exc.code, dict(json.loads(exc.read() or b"{}"), retry_after=exc.headers.get("Retry-After"))
 
 
 def event(event_id: str, url: str, *, asset: str = "asset-1", kind: str = "asset.ready", **extra) -> dict:
@@ -132,7 +46,7 @@ def receiver():
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, receiver):
-    s = Server(tmp_path_factory.mktemp("served"), "--callback", receiver.url, "--callback-backoff", "0.3").start()
+    s = ServeProcess(tmp_path_factory.mktemp("served"), "--callback", receiver.url, "--callback-backoff", "0.3").start()
     yield s
     s.stop()
 
@@ -169,13 +83,21 @@ def test_refused_deliveries_queue_nothing(server, files):
     assert server.post(body=b"{not json")[0] == 400
     assert server.post({"type": "asset.ready", "id": "x", "data": {"id": "never"}})[0] == 400  # no url
     assert server.post(event("evt-unknown", "http://x", kind="asset.exploded"))[0] == 400
-    assert server.post(body=b" " * (2 << 20))[0] == 413
+    assert oversized(server) == 413
     assert server.post(event("evt-mux-other", "http://x", kind="video.asset.created")) == (200, {"ignored": "video.asset.created"})
     assert server.get("/assets/never")[0] == 404
     after = server.metrics()
     for reason, n in [("unsigned", 1), ("bad_signature", 2), ("stale", 1), ("malformed", 2), ("unknown_type", 1), ("too_large", 1)]:
         assert f'streamthumb_webhook_rejections_total{{reason="{reason}"}} {n}' in after, after
     assert _jobs(before) == _jobs(after)
+
+
+def oversized(server) -> int:
+    """Announce a 2 MB body, send 1 KB of it: the answer must come from the header alone."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        head = f"POST /webhooks/asset-ready HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {2 << 20}\r\n\r\n"
+        sock.sendall(head.encode() + b" " * 1024)
+        return int(sock.makefile("rb").readline().split()[1])
 
 
 def _jobs(metrics: str) -> list[str]:
@@ -220,7 +142,7 @@ def test_a_host_not_allowed_fails_the_job_and_is_never_contacted(server, files):
 
 
 def test_serve_refuses_to_start_without_the_secret(tmp_path):
-    s = Server(tmp_path, env={"STREAMTHUMB_WEBHOOK_SECRET": ""})
+    s = ServeProcess(tmp_path, env={"STREAMTHUMB_WEBHOOK_SECRET": ""})
     done = subprocess.run(s.cmd, env=s.env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and done.stderr.count("\n") == 1
     assert "STREAMTHUMB_WEBHOOK_SECRET" in done.stderr
@@ -229,7 +151,7 @@ def test_serve_refuses_to_start_without_the_secret(tmp_path):
 def test_a_full_queue_says_retry_later_and_a_sigkill_loses_no_job(tmp_path, files):
     receiver = Receiver()
     with serve(receiver.handler) as callback:
-        server = Server(tmp_path / "out", "--workers", "1", "--max-queued", "1", "--callback", callback).start()
+        server = ServeProcess(tmp_path / "out", "--workers", "1", "--max-queued", "1", "--callback", callback).start()
         try:
             _, slow = server.post(event("evt-slow", f"{files}/slow/long.mp4", asset="asset-slow"))
             server.wait(slow["job"], until=("running",))

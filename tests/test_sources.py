@@ -17,7 +17,7 @@ import av
 import numpy as np
 import pytest
 
-from localhttp import file_server
+from bench.loopback import file_server
 from streamthumb import Config, EmptyVideoError, VideoOpenError, pick
 from streamthumb.scoring import ModelFreeScorer
 from synthetic import Segment, frames_for, write_video
