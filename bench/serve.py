@@ -70,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 start = time.monotonic()
                 latencies, jobs, repeats = deliver(server, files, args.deliveries, args.concurrency)
-                ended = [server.wait(job, timeout=max(1.0, args.timeout - (time.monotonic() - start))) for job in jobs.values()]
+                left = lambda: max(1.0, args.timeout - (time.monotonic() - start))  # noqa: E731
+                ended = [server.wait(job, timeout=left()) for job in jobs.values()]
                 deadline = time.monotonic() + 60
                 while len(receiver.delivered()) < len(jobs) and time.monotonic() < deadline:
                     time.sleep(0.1)
