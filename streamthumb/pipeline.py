@@ -118,6 +118,8 @@ class StreamPipeline:
         self.records: list[Candidate] = []
         self.frames = 0
         self.last_t = 0.0
+        self.first_t = 0.0
+        """The first frame's time: later than 0 for a trim (``decode.start``)."""
         self.duration_hint = duration
         self.timings: defaultdict[str, float] = defaultdict(float)
         """Seconds per stage on the caller's thread."""
@@ -142,6 +144,7 @@ class StreamPipeline:
     def push(self, frame: Frame, t: float) -> list[Candidate]:
         """One frame, already checked, with a time that never runs backwards; returns ready candidates."""
         if self._small_size is None:
+            self.first_t = t
             self._small_size = analysis_size(*frame_size(frame), self.config.shots.analysis_width)
             self.size = upright_size(frame)
         start = time.perf_counter()
@@ -356,7 +359,8 @@ class StreamPipeline:
         return chosen
 
     def _shot_list(self, end: float) -> tuple[Shot, ...]:
-        bounds = [0.0, *(c for c in list(self._planner.cuts) if c < end), end]  # a copy: see snapshot
+        first = self.first_t
+        bounds = [first, *(c for c in list(self._planner.cuts) if first < c < end), end]  # a copy: see snapshot
         return tuple(Shot(a, b) for a, b in zip(bounds, bounds[1:], strict=False))
 
     def _shortfall(self, found: int, fallback: bool) -> str | None:

@@ -193,3 +193,10 @@ def test_max_duration_on_a_file_reads_only_the_start(clips):
     result = run(clips["mp4"], CONFIG.with_overrides({"decode.max_duration": 12.0}))
     assert result.duration == pytest.approx(12.0, abs=0.2) and not result.stats.truncated
     assert result.stats.frames_decoded == 96 and all(p.t < 12.0 for p in result.picks)
+
+
+def test_a_trim_reads_only_its_part_and_its_shots_start_there(clips):
+    result = run(clips["mp4"], CONFIG.with_overrides({"decode.start": 9.0, "decode.max_duration": 21.0}))
+    assert result.shots[0].start == 9.0 and result.shots[-1].end == pytest.approx(21.0, abs=0.2)
+    assert [round(s.start) for s in result.shots] == [9, 12, 18]  # cuts every 6 s, from the trim's start
+    assert all(9.0 <= p.t < 21.0 for p in result.picks) and len(result.picks) == 3
