@@ -2,6 +2,7 @@
 callbacks out; refusals that queue nothing; duplicates; allowed hosts; a full queue; SIGKILL
 mid-job and a restart that finishes every accepted job exactly once."""
 
+import http.server
 import json
 import socket
 import subprocess
@@ -139,6 +140,32 @@ def test_a_host_not_allowed_fails_the_job_and_is_never_contacted(server, files):
     assert job["status"] == "failed" and "not allowed" in job["error"]
     _, doc = server.post(event("evt-scheme", "file:///etc/passwd", asset="asset-file"))
     assert "only http and https" in server.wait(doc["job"])["error"]
+
+
+def redirector(target: str):
+    """A handler that answers every GET with a 302 to ``target`` + the path."""
+
+    class Redirect(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            self.send_response(302)
+            self.send_header("Location", target + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    return Redirect
+
+
+def test_redirects_are_followed_to_allowed_hosts_only(server, files):
+    port = files.rsplit(":", 1)[1]
+    with serve(redirector(files)) as allowed, serve(redirector(f"http://localhost:{port}")) as away:
+        _, ok = server.post(event("evt-redirect-ok", f"{allowed}/short.mp4", asset="asset-redirect-ok"))
+        _, off = server.post(event("evt-redirect-off", f"{away}/short.mp4", asset="asset-redirect-off"))
+        assert server.wait(ok["job"])["status"] == "done"
+        job = server.wait(off["job"])
+    assert job["status"] == "failed" and "host localhost is not allowed" in job["error"]
 
 
 def test_serve_refuses_to_start_without_the_secret(tmp_path):
