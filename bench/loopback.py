@@ -28,10 +28,19 @@ SECRET, TOKEN = "whsec-test", "api-token-test"
 
 
 class FileHandler(http.server.SimpleHTTPRequestHandler):
-    """Files of one folder, byte ranges answered; paths under /slow/ trickle out."""
+    """Files of one folder, byte ranges answered; paths under /slow/ trickle out. Every
+    request's Host header is recorded in ``hosts``, so a test can tell who was contacted."""
+
+    hosts: list[str] = []
 
     def log_message(self, *args) -> None:
         pass
+
+    def parse_request(self) -> bool:
+        ok = super().parse_request()
+        if ok:
+            FileHandler.hosts.append(self.headers.get("Host", ""))
+        return ok
 
     def translate_path(self, path: str) -> str:
         return super().translate_path(path.replace("/slow/", "/", 1))
@@ -43,7 +52,13 @@ class FileHandler(http.server.SimpleHTTPRequestHandler):
             return super().send_head()
         size = path.stat().st_size
         first, _, last = ranged.partition("-")
-        start, end = int(first or 0), min(int(last) if last else size - 1, size - 1)
+        if not first:  # a suffix: the last N bytes
+            start, end = max(0, size - int(last)), size - 1
+        else:
+            start, end = int(first), min(int(last) if last else size - 1, size - 1)
+        if start >= size:
+            self.send_error(416)
+            return None
         with open(path, "rb") as fh:
             fh.seek(start)
             data = fh.read(end - start + 1)
@@ -139,10 +154,13 @@ class ServeProcess:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> ServeProcess:
-        self.proc = subprocess.Popen(self.cmd, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # stderr to a file, not a pipe: nobody reads a pipe while the server runs, and a full
+        # one would block it.
+        self.log = open(f"{self.cmd[self.cmd.index('--out') + 1]}.stderr", "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(self.cmd, env=self.env, stdout=subprocess.DEVNULL, stderr=self.log)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.proc.stderr.read().decode()
+            assert self.proc.poll() is None, Path(self.log.name).read_text()
             try:
                 with urllib.request.urlopen(f"{self.base}/healthz", timeout=1) as r:
                     if r.status == 200:
@@ -154,7 +172,7 @@ class ServeProcess:
     def kill(self) -> None:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(timeout=30)
-        self.proc.stderr.close()
+        self.log.close()
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -165,7 +183,7 @@ class ServeProcess:
                 self.proc.kill()
                 self.proc.wait(timeout=30)
         if self.proc:
-            self.proc.stderr.close()
+            self.log.close()
 
     def post(self, doc=None, *, body: bytes | None = None, signature: str | None = "sign") -> tuple[int, dict]:
         body = json.dumps(doc).encode() if body is None else body

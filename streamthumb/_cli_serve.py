@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -61,8 +62,7 @@ def run(args: argparse.Namespace) -> int:
     secret = os.environ.get(SECRET_ENV, "")
     if not secret:
         raise ConfigError(f"serve refuses to start without {SECRET_ENV} (it verifies the webhooks and signs callbacks)")
-    if args.workers < 1 or args.max_queued < 1:
-        raise ConfigError("--workers and --max-queued must be >= 1")
+    _check_options(args)
     config = load_config(args)
 
     import uvicorn
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     from .service import JobService, ServiceSettings
     from .webhooks import MUX_TEMPLATE
 
-    out = make_folder(Path(args.out).resolve())
+    out = make_folder(Path(args.out).resolve())  # before the model loads: a bad --out fails at once
     engine = InferenceEngine(load_scorer(config.scoring, resolve_device(config.runtime.device)),
                              max_batch=config.runtime.batch_size)  # fmt: skip
     with JobStore(args.db or out / "jobs.db") as store:
@@ -92,3 +92,31 @@ def run(args: argparse.Namespace) -> int:
         uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="warning")).run()
     engine.close()
     return 0
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    """Refuse at start what would break every job later.
+
+    Raises:
+        ConfigError: a count or a time is not positive, the callback is not an http(s) URL, or
+            the source template names a field other than ``{playback_id}`` and ``{asset_id}``.
+    """
+    positive = {
+        "--workers": args.workers,
+        "--max-queued": args.max_queued,
+        "--max-bytes": args.max_bytes,
+        "--max-seconds": args.max_seconds,
+        "--callback-backoff": args.callback_backoff,
+    }
+    for flag, value in positive.items():
+        if value <= 0:
+            raise ConfigError(f"{flag} must be > 0, got {value}")
+    if args.callback:
+        parts = urllib.parse.urlsplit(args.callback)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"--callback must be an http or https URL, got {args.callback!r}")
+    if args.source_template:
+        try:
+            args.source_template.format(playback_id="p", asset_id="a")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ConfigError(f"--source-template may use {{playback_id}} and {{asset_id}} only: {exc}") from exc

@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -165,9 +166,20 @@ class JobStore:
 
     # -- the workers' side ----------------------------------------------------------------------
 
-    def requeue_running(self) -> int:
-        """Put jobs a crashed server was running back in the queue; return how many."""
+    def requeue_running(self, *, max_attempts: int = 3, callback: bool = False) -> int:
+        """Put jobs a crashed server was running back in the queue; return how many.
+
+        A job that was running when the server died ``max_attempts`` times (a video that
+        crashes the decoder, or the process out of memory) ends failed instead, so it cannot
+        crash-loop the server.
+        """
         with self._transaction() as conn:
+            conn.execute(
+                "UPDATE jobs SET status = 'failed', finished_at = ?, callback = ?, "
+                "error = 'the server stopped while running it ' || attempts || ' times; giving up' "
+                "WHERE status = 'running' AND attempts >= ?",
+                (time.time(), "pending" if callback else "none", max_attempts),
+            )
             return conn.execute("UPDATE jobs SET status = 'queued' WHERE status = 'running'").rowcount
 
     def claim(self) -> Job | None:
@@ -240,9 +252,11 @@ class JobStore:
         return int(n), float(total)
 
     def close(self) -> None:
+        """Close the database (after any transaction in flight) and release the lock."""
         conn = getattr(self, "_conn", None)
         if conn is not None:
-            conn.close()
+            with self._mutex:
+                conn.close()
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
@@ -280,8 +294,13 @@ class _Transaction:
         return self._store._conn
 
     def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        conn = self._store._conn
         try:
-            self._store._conn.execute("COMMIT" if kind is None else "ROLLBACK")
+            conn.execute("COMMIT" if kind is None else "ROLLBACK")
+        except sqlite3.Error:
+            with contextlib.suppress(sqlite3.Error):  # a failed COMMIT (disk full) must not leave it open
+                conn.execute("ROLLBACK")
+            raise
         finally:
             self._store._mutex.release()
 

@@ -116,7 +116,8 @@ def make_app(settings: AppSettings, store: JobStore, service: JobService) -> Sta
                              "history": [j.to_dict() for j in history]})  # fmt: skip
 
     async def healthz(request: Request) -> Response:
-        return JSONResponse({"ok": True, "threads": service.alive})
+        healthy = service.healthy
+        return JSONResponse({"ok": healthy, "threads": service.alive}, status_code=200 if healthy else 503)
 
     async def metrics(request: Request) -> Response:
         return PlainTextResponse(await run_in_threadpool(_metrics, store, service, rejected))

@@ -34,7 +34,7 @@ from .engine import InferenceEngine
 from .errors import StreamthumbError
 from .events import CancelToken
 from .faces import make_face_detector
-from .fetch import SourcePolicy, check_source
+from .fetch import SourcePolicy, open_source_url
 from .identity import video_id
 from .jobs import Job, JobStore
 from .task import VideoTask, process_one
@@ -83,7 +83,7 @@ class JobService:
 
     def start(self) -> None:
         """Requeue what a crash left running, then start the threads."""
-        self.store.requeue_running()
+        self.store.requeue_running(callback=bool(self.settings.callback))
         for i in range(self.settings.workers):
             self._threads.append(threading.Thread(target=self._work, name=f"streamthumb-job-{i}", daemon=True))
         if self.settings.callback:
@@ -96,12 +96,23 @@ class JobService:
         with self._wake:
             self._wake.notify_all()
 
-    def stop(self) -> None:
-        """Cancel running jobs (they stay queued for the next start) and join the threads."""
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Cancel running jobs (they stay queued for the next start) and join the threads.
+
+        Returns:
+            Whether every thread ended within ``timeout`` seconds in all.
+        """
         self._cancel.cancel()
         self.notify()
+        deadline = time.monotonic() + timeout
         for thread in self._threads:
-            thread.join(timeout=60)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        return not self.alive
+
+    @property
+    def healthy(self) -> bool:
+        """Every thread started is still running."""
+        return self.alive == len(self._threads)
 
     @property
     def alive(self) -> int:
@@ -127,15 +138,20 @@ class JobService:
             self.notify()
 
     def _run(self, job: Job, faces: Any) -> tuple[Mapping[str, Any] | None, str | None]:
-        """(document, None) when done, (None, reason) when failed, (None, None) when cancelled."""
+        """(document, None) when done, (None, reason) when failed, (None, None) when cancelled.
+
+        Never raises: whatever goes wrong with one job ends that job, not the worker.
+        """
         try:
-            url = check_source(job.url, self.settings.policy)
+            end = min(job.end, self.settings.max_duration) if job.end is not None else self.settings.max_duration
+            config = self.config.with_overrides({"decode.start": job.start, "decode.max_duration": end})
+            with open_source_url(job.url, self.settings.policy) as reader:
+                task = VideoTask(job.url, job.url, self.settings.out / video_id(job.asset_id) / job.id, reader)
+                outcome = process_one(task, config=config, engine=self.engine, face_detector=faces, cancel=self._cancel)
         except StreamthumbError as exc:
             return None, str(exc)
-        end = min(job.end, self.settings.max_duration) if job.end is not None else self.settings.max_duration
-        config = self.config.with_overrides({"decode.start": job.start, "decode.max_duration": end})
-        task = VideoTask(url, url, self.settings.out / video_id(job.asset_id) / job.id)
-        outcome = process_one(task, config=config, engine=self.engine, face_detector=faces, cancel=self._cancel)
+        except Exception as exc:  # a bug must not take the worker down; the job says what
+            return None, f"{job.url}: {type(exc).__name__}: {exc} (a bug; please report it)"
         if outcome.cancelled:
             return None, None
         return outcome.document, outcome.error
@@ -148,6 +164,7 @@ class JobService:
     # -- callbacks ------------------------------------------------------------------------------
 
     def _deliver(self) -> None:
+        """Send pending callbacks, each again after its backoff, until the service stops."""
         due: dict[str, tuple[float, float]] = {}  # job id -> (next attempt, current backoff)
         while not self._cancel.cancelled:
             now = time.monotonic()
@@ -178,13 +195,21 @@ class JobService:
             },
         )
         try:
-            with urllib.request.urlopen(request, timeout=10) as response:
+            with _NO_REDIRECTS.open(request, timeout=10) as response:
                 return 200 <= response.status < 300
-        except urllib.error.HTTPError as exc:
+        except urllib.error.HTTPError as exc:  # a redirect too: the result must reach the URL given
             self.callback_failures[str(exc.code)] += 1
-        except (urllib.error.URLError, OSError):
+        except Exception:  # unreachable, a broken answer: retried like any failure
             self.callback_failures["unreachable"] += 1
         return False
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None  # a 3xx is a failed delivery: urllib would resend the POST as a bodiless GET
+
+
+_NO_REDIRECTS = urllib.request.build_opener(_NoRedirect)
 
 
 def _payload(job: Job) -> dict[str, Any]:

@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from pathlib import Path
@@ -28,7 +29,7 @@ from .errors import VideoOpenError
 
 __all__ = ["PIPE_HINT", "RANGE_HINT", "Source", "is_stream", "is_url", "open_source", "source_name", "unreadable_hint"]
 
-Source = Union[str, "os.PathLike[str]", IO[bytes]]
+Source = Union[str, "os.PathLike[str]", IO[bytes], io.RawIOBase, io.BufferedIOBase]
 """A path, a URL, or a binary file-like object open for reading."""
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -117,7 +118,7 @@ def _open_url(url: str, timeout: float) -> av.container.InputContainer:
         raise VideoOpenError(f"{url}: cannot open ({exc})") from exc
 
 
-def _open_stream(stream: IO[bytes]) -> av.container.InputContainer:
+def _open_stream(stream: IO[bytes] | io.RawIOBase | io.BufferedIOBase) -> av.container.InputContainer:
     name = source_name(stream)
     if not callable(getattr(stream, "read", None)):
         raise VideoOpenError(f"{name}: not a readable binary file-like object ({type(stream).__name__})")

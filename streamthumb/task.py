@@ -34,6 +34,7 @@ from .identity import FileStamp, file_stamp
 from .output import write_thumbnails
 from .picker import pick
 from .results import Result
+from .sources import Source
 
 __all__ = ["Outcome", "VideoTask", "Worker", "make_worker", "process_one"]
 
@@ -48,6 +49,9 @@ class VideoTask:
     """Resolved; the manifest key."""
     thumbs: Path
     """The video's own thumbnail folder, emptied before its picks are written."""
+    source: Source | None = field(default=None, compare=False)
+    """What to read instead of ``listed``: an open file-like object, such as the server's
+    checked reader of a URL."""
 
 
 @dataclass(frozen=True)
@@ -136,7 +140,8 @@ def process_one(
     timings = {"fingerprint": time.perf_counter() - start}
     try:
         _clear(task.thumbs)
-        result = pick(task.listed, config, engine=engine, face_detector=face_detector, cancel=cancel)
+        source = task.listed if task.source is None else task.source
+        result = pick(source, config, engine=engine, face_detector=face_detector, cancel=cancel)
         start = time.perf_counter()
         result = write_thumbnails(result, task.thumbs, config.output)
         timings["write"] = time.perf_counter() - start

@@ -128,8 +128,8 @@ def parse_event(body: bytes, *, source_template: str = MUX_TEMPLATE) -> AssetEve
     """
     try:
         doc = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise WebhookError(400, "malformed", f"the body is not JSON: {exc}") from exc
+    except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, a 5000-digit number, nested too deep
+        raise WebhookError(400, "malformed", f"the body is not JSON: {str(exc)[:200]}") from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("type"), str) or not isinstance(doc.get("data"), dict):
         raise WebhookError(400, "malformed", 'an event is {"type": ..., "id": ..., "data": {...}}')
     kind, data = doc["type"], doc["data"]
@@ -138,14 +138,11 @@ def parse_event(body: bytes, *, source_template: str = MUX_TEMPLATE) -> AssetEve
             return Ignored(kind)  # another Mux event: acknowledged, so Mux stops retrying
         raise WebhookError(400, "unknown_type", f"unknown event type {kind!r}; expected one of {', '.join(HANDLED)}")
     asset = _text(data.get("id"), "data.id")
-    return AssetEvent(
-        event_id=_text(doc.get("id"), "id"),
-        type=kind,
-        asset_id=asset,
-        url=_url(data, source_template),
-        start=_seconds(data.get("start", 0.0), "data.start"),
-        end=None if data.get("end") is None else _seconds(data["end"], "data.end"),
-    )
+    start = _seconds(data.get("start", 0.0), "data.start")
+    end = None if data.get("end") is None else _seconds(data["end"], "data.end")
+    if end is not None and end <= start:
+        raise WebhookError(400, "malformed", f"data.end ({end:g}) must be after data.start ({start:g})")
+    return AssetEvent(_text(doc.get("id"), "id"), kind, asset, _url(data, source_template), start, end)
 
 
 def _url(data: dict[str, Any], template: str) -> str:
@@ -165,6 +162,10 @@ def _text(value: object, name: str) -> str:
 
 
 def _seconds(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+    try:
+        ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value) and value >= 0
+    except OverflowError:  # an integer too large for a float
+        ok = False
+    if not ok:
         raise WebhookError(400, "malformed", f"{name} must be seconds >= 0")
-    return float(value)
+    return float(value)  # type: ignore[arg-type]

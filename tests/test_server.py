@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.loopback import SECRET, Receiver, ServeProcess, file_server, serve
+from bench.loopback import SECRET, FileHandler, Receiver, ServeProcess, file_server, serve
 from streamthumb.webhooks import sign, verify
 from synthetic import Segment, write_video
 
@@ -135,9 +135,11 @@ def test_the_read_api_needs_the_token(server):
 
 def test_a_host_not_allowed_fails_the_job_and_is_never_contacted(server, files):
     port = files.rsplit(":", 1)[1]
+    FileHandler.hosts.clear()
     _, doc = server.post(event("evt-host", f"http://localhost:{port}/short.mp4", asset="asset-host"))
     job = server.wait(doc["job"])
     assert job["status"] == "failed" and "not allowed" in job["error"]
+    assert FileHandler.hosts == []  # never contacted
     _, doc = server.post(event("evt-scheme", "file:///etc/passwd", asset="asset-file"))
     assert "only http and https" in server.wait(doc["job"])["error"]
 
@@ -166,6 +168,50 @@ def test_redirects_are_followed_to_allowed_hosts_only(server, files):
         assert server.wait(ok["job"])["status"] == "done"
         job = server.wait(off["job"])
     assert job["status"] == "failed" and "host localhost is not allowed" in job["error"]
+
+
+def sneaky(target: str):
+    """Answers the one-byte check as a video would, and every other request with a redirect."""
+
+    class Sneaky(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            if self.headers.get("Range") == "bytes=0-0":
+                self.send_response(206)
+                self.send_header("Content-Range", "bytes 0-0/100000")
+                self.send_header("Content-Length", "1")
+                self.end_headers()
+                self.wfile.write(b"\x00")
+                return
+            self.send_response(302)
+            self.send_header("Location", target)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    return Sneaky
+
+
+def test_a_redirect_after_the_check_is_never_followed(server, files):
+    port = files.rsplit(":", 1)[1]
+    FileHandler.hosts.clear()
+    with serve(sneaky(f"http://localhost:{port}/short.mp4")) as url:
+        _, doc = server.post(event("evt-sneaky", f"{url}/video.mp4", asset="asset-sneaky"))
+        job = server.wait(doc["job"])
+    assert job["status"] == "failed"
+    assert not [h for h in FileHandler.hosts if h.startswith("localhost")]  # the internal host never saw a request
+
+
+def test_jobs_that_cannot_run_fail_and_the_workers_live_on(server, files):
+    bad = ["http://127.0.0.1:99999/x.mp4", f"{files}/no such file.mp4", f"{files}/../../etc/passwd"]
+    jobs = [server.post(event(f"evt-bad-{i}", url, asset=f"asset-bad-{i}"))[1]["job"] for i, url in enumerate(bad)]
+    assert [server.wait(j)["status"] for j in jobs] == ["failed"] * 3
+    assert server.post(event("evt-trim-bad", f"{files}/short.mp4", start=5.0, end=1.0))[0] == 400
+    with urllib.request.urlopen(f"{server.base}/healthz", timeout=10) as r:
+        assert json.loads(r.read()) == {"ok": True, "threads": 3}
+    _, good = server.post(event("evt-after-bad", f"{files}/short.mp4", asset="asset-after-bad"))
+    assert server.wait(good["job"])["status"] == "done"
 
 
 def test_serve_refuses_to_start_without_the_secret(tmp_path):
