@@ -32,7 +32,7 @@ _FLAGS: tuple[tuple[tuple[str, ...], str, str, dict[str, Any]], ...] = (
     (("--sampling",), "decode.sampling", "decode every frame, or keyframes only", {"choices": ["all", "keyframes"]}),
     (("--format",), "output.format", "image format", {"choices": ["jpeg", "png", "webp"]}),
     (("--crop",), "output.crop", "crop to one or more aspect ratios, e.g. 16:9,1:1,9:16", {}),
-    (("--max-duration",), "decode.max_duration", "read at most this many seconds (live streams)", {"type": float}),
+    (("--max-duration",), "decode.max_duration", "stop reading at S seconds into the video", {"type": float}),
     (("--timeout",), "decode.timeout", "seconds a URL may take to connect or send data", {"type": float}),
 )
 """Each dedicated flag: its option strings, the config key it sets, its help, argparse extras."""

@@ -104,7 +104,7 @@ def weights_file(cfg: ScoringConfig) -> Path | None:
         found = _checkpoint_file(cfg, name, pretrained)
     except (StreamthumbError, OSError):
         return None
-    return found[0].resolve() if found else None
+    return found[0] if found else None
 
 
 class FileDigest:

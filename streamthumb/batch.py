@@ -193,6 +193,12 @@ class _Run:
         if self.repeats is not None:
             for path, embeddings in manifest.embeddings(self.config_hash):
                 self.repeats.add(path, embeddings)
+            unseen = manifest.without_embeddings(self.config_hash)
+            if unseen:
+                tally.warn(
+                    f"{unseen} video{'s' if unseen != 1 else ''} done earlier without --flag-repeats "
+                    "kept no embeddings and are not compared; --force redoes them with it"
+                )
         self.retry_failed = retry_failed
         self._decide = functools.partial(
             redo.decide, config_hash=self.config_hash, retry_failed=retry_failed, force=force

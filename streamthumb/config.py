@@ -80,8 +80,8 @@ class DecodeConfig:
     start: float = 0.0
     """Seconds: frames before this time are decoded but not considered (a trim's start)."""
     max_duration: float | None = None
-    """Seconds of video to read, then pick from what was seen (live and endless streams, a
-    trim's end); null reads to the end."""
+    """Seconds into the video at which reading stops, then the picks come from what was seen
+    (live and endless streams; a trim's end); null reads to the end."""
     timeout: float = 30.0
     """Seconds a URL may take to connect, and then to send more data, before the run fails."""
 

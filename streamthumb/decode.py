@@ -111,6 +111,8 @@ class VideoReader:
             if keyframes_only:
                 ctx.skip_frame = "NONKEY"
             self.info = self._probe()
+            self.format_name = self._container.format.name
+            """FFmpeg's name of the container format, e.g. ``mov,mp4,m4a,3gp,3g2,mj2``."""
         except BaseException:
             self._container.close()
             raise
@@ -157,8 +159,10 @@ class VideoReader:
                 packet = next(packets)
             except StopIteration:
                 return
-            except av.FFmpegError:
-                self.truncated = True  # a demuxer error mid-file: keep what we decoded, then flush
+            except (av.FFmpegError, OSError):
+                # A demuxer error mid-file, a stalled URL, a file-like source whose read failed:
+                # keep what was decoded, then flush.
+                self.truncated = True
                 yield from self._flush()
                 return
             try:
@@ -209,17 +213,18 @@ def check_frame(frame: object) -> Frame:
         ok = frame.ndim == 3 and frame.shape[2] == 3 and frame.dtype == np.uint8 and min(frame.shape[:2]) > 0
         shape, dtype = frame.shape, frame.dtype
     elif isinstance(frame, torch.Tensor):
+        shape, dtype = tuple(frame.shape), frame.dtype  # as given, for the message
         if frame.ndim == 3 and frame.shape[2] == 3 and frame.shape[0] != 3:
             frame = frame.permute(2, 0, 1)  # (H, W, 3), as decoders hand out: a view, no copy
         ok = frame.ndim == 3 and frame.shape[0] == 3 and frame.dtype == torch.uint8 and min(frame.shape[1:]) > 0
-        shape, dtype = tuple(frame.shape), frame.dtype
     else:
         raise FrameError(
             f"push() takes an av.VideoFrame, an (H, W, 3) uint8 RGB numpy array or a (3, H, W) or (H, W, 3) "
             f"uint8 RGB torch tensor, got {type(frame).__name__}"
         )
     if not ok:
-        kind = "(H, W, 3) uint8 RGB array" if isinstance(frame, np.ndarray) else "(3, H, W) uint8 RGB tensor"
+        is_array = isinstance(frame, np.ndarray)
+        kind = "(H, W, 3) uint8 RGB array" if is_array else "(3, H, W) or (H, W, 3) uint8 RGB tensor"
         raise FrameError(f"push() needs a non-empty {kind}, got shape {shape} {dtype}")
     return frame
 

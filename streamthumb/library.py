@@ -310,6 +310,15 @@ class Manifest:
             if len({len(v) for v in vectors}) == 1:  # rows of one model only
                 yield path, np.stack(vectors)
 
+    def without_embeddings(self, config_hash: str) -> int:
+        """Done videos made with ``config_hash`` that have no kept embeddings (done by a run
+        that did not flag repeats): a repeat check cannot see them."""
+        sql = (
+            "SELECT COUNT(*) FROM videos v WHERE v.status = 'done' AND v.config_hash = ? "
+            "AND NOT EXISTS (SELECT 1 FROM pick_embeddings e WHERE e.path = v.path)"
+        )
+        return int(self._sql(sql, (config_hash,)).fetchone()[0])
+
     def touch(self, path: str, mtime: float) -> None:
         """Record a new mtime for a file whose content was found unchanged."""
         self._sql("UPDATE videos SET mtime = ? WHERE path = ?", (mtime, path))

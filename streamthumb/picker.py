@@ -151,7 +151,7 @@ class Picker:
         """
         self._raise_if_failed()
         if self._done:
-            raise RuntimeError("Picker.push() after finish()")
+            raise RuntimeError("Picker.push() after finish() or close()")
         self._cancel.check(self._pipe.video)
         frame = check_frame(frame)
         t = max(_check_time(t), self._pipe.last_t)
@@ -172,6 +172,9 @@ class Picker:
             Cancelled: the cancel token was set.
             StreamthumbError: the scoring thread failed.
         """
+        if self._done:
+            self._raise_if_failed()  # a failed picker says why, every time
+            raise RuntimeError("Picker.finish() after finish() or close()")
         if self._pipe.frames == 0:
             self.close()
             raise EmptyVideoError(f"{self._pipe.video or 'stream'}: no video frames could be decoded")
@@ -205,7 +208,7 @@ class Picker:
         """
         self._raise_if_failed()
         if self._done:
-            raise RuntimeError("Picker.snapshot() after finish()")
+            raise RuntimeError("Picker.snapshot() after finish() or close()")
         request = _Snapshot()
         self._enqueue(request)
         while True:
@@ -215,6 +218,8 @@ class Picker:
             except FutureTimeout:
                 self._raise_if_failed()
                 self._cancel.check(self._pipe.video)
+                if not self._worker.is_alive():  # finish() or close() raced this call
+                    raise RuntimeError("Picker.snapshot(): the picker finished or was closed") from None
         return dataclasses.replace(result, provenance=provenance(self.config, self._engine.scorer))
 
     def close(self) -> None:
@@ -247,6 +252,8 @@ class Picker:
             except queue.Full:
                 self._raise_if_failed()
                 self._cancel.check(self._pipe.video)
+                if not self._worker.is_alive():
+                    raise RuntimeError("Picker: the scoring thread is gone (finished or closed)") from None
 
     def _stop_worker(self) -> None:
         if not self._done:
@@ -293,9 +300,8 @@ class Picker:
                     break
                 self._cancel.check(self._pipe.video)
                 if isinstance(item, _Snapshot):
-                    if batch:
-                        self._evaluate(batch)
-                        batch = []
+                    # From what is evaluated: flushing the partial batch would move the batch
+                    # boundaries, and with them the last digits of batched measures.
                     _answer(item, self._pipe.snapshot)
                     continue
                 if batch and item.view.shape != batch[0].view.shape:
@@ -310,8 +316,8 @@ class Picker:
                 self._evaluate(batch)
         except BaseException as exc:  # handed to the producer, which re-raises it
             self._error = exc
-            _drain(self._queue)
         finally:
+            _drain(self._queue)  # unanswered snapshot requests fail rather than wait forever
             self._in_flight = 0
 
     def _evaluate(self, batch: list[Candidate]) -> None:
@@ -336,11 +342,14 @@ def _check_time(t: object) -> float:
 
 
 def _drain(q: queue.Queue[Any]) -> None:
+    """Empty the queue; a snapshot request in it is answered with an error."""
     while True:
         try:
-            q.get_nowait()
+            item = q.get_nowait()
         except queue.Empty:
             return
+        if isinstance(item, _Snapshot):
+            item.future.set_exception(RuntimeError("Picker.snapshot(): the picker finished or was closed"))
 
 
 def pick(
@@ -400,7 +409,7 @@ def pick(
             face_detector=face_detector,
             fps=reader.info.fps,
             video=reader.path,
-            duration=length or cfg.decode.max_duration,  # a pipe has no length: the cap is a hint
+            duration=_span(length or cfg.decode.max_duration, cfg.decode.start),  # a pipe's length: the cap
             on_event=on_event,
             cancel=cancel,
             keep_thumbs=keep_thumbs,
@@ -415,12 +424,30 @@ def pick(
             try:
                 result = picker.finish(length if keyframes else None, source=damage)  # keyframes: trust it
             except EmptyVideoError as exc:
-                hint = unreadable_hint(source)  # such as an MP4 whose index is at its end, piped in
+                _check_start(reader, cfg.decode.start, exc)
+                hint = unreadable_hint(source, reader.format_name)  # an MP4 whose index is at its end, piped in
                 if hint is None:
                     raise
                 raise EmptyVideoError(f"{exc}; {hint}") from exc
     total = {**result.stats.timings, "total": time.perf_counter() - start}  # wall time, measured outermost
     return dataclasses.replace(result, stats=dataclasses.replace(result.stats, timings=total))
+
+
+def _check_start(reader: VideoReader, start: float, exc: EmptyVideoError) -> None:
+    """Say so when no frame came because ``decode.start`` lies past the end of the video.
+
+    Raises:
+        EmptyVideoError: it does.
+    """
+    end = reader.info.duration
+    if start > 0 and end and start >= end:
+        raise EmptyVideoError(f"{reader.path}: decode.start={start:g} s is past the video's end ({end:g} s)") from exc
+
+
+def _span(end: float | None, start: float) -> float | None:
+    """Seconds that will be considered, from ``start`` to ``end``: what sampling density and
+    the short-video gap go by, so a 4-second trim of a long video samples like a 4-second clip."""
+    return None if end is None else max(0.0, end - start)
 
 
 def _length(duration: float | None, max_duration: float | None) -> float | None:

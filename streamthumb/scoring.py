@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -65,7 +66,8 @@ class ClipScorer(Scorer):
         device: The model's device.
         precision: ``auto``, ``fp32``, ``fp16`` or ``bf16``.
         identity: Where the weights came from (``model``, ``pretrained``, ``weights_file``),
-            for ``provenance``; the file's SHA-256 is computed in the background.
+            for ``provenance``.
+        weights_path: The checkpoint file, whose SHA-256 is computed in the background.
     """
 
     def __init__(
@@ -79,6 +81,7 @@ class ClipScorer(Scorer):
         device: torch.device,
         precision: str = "auto",
         identity: Mapping[str, Any] | None = None,
+        weights_path: str | os.PathLike[str] | None = None,
     ):
         self.model = model.eval().requires_grad_(False)
         self.device = device
@@ -86,8 +89,7 @@ class ClipScorer(Scorer):
         self._precision = precision
         self._prompts = {"positive": list(positive), "negative": list(negative)}
         self._identity = dict(identity or {})
-        weights = self._identity.get("weights_file")
-        self._digest = _weights.FileDigest(weights) if weights else None
+        self._digest = _weights.FileDigest(weights_path) if weights_path else None
         self._autocast_dtype = _autocast_dtype(device, precision)
         self._positive = self._embed_text(tokenizer, positive)
         self._negative = self._embed_text(tokenizer, negative) if negative else None
@@ -255,7 +257,8 @@ def load_scorer(cfg: ScoringConfig, device: torch.device | str = "cpu") -> Score
         return ModelFreeScorer(device)
     model, tokenizer = _weights.load_model(cfg, device)
     weights = _weights.weights_file(cfg)
-    identity = {"model": cfg.model, "pretrained": cfg.pretrained, "weights_file": str(weights) if weights else None}
+    # The file's name, not its path (which differs between machines); its SHA-256 identifies it.
+    identity = {"model": cfg.model, "pretrained": cfg.pretrained, "weights_file": weights.name if weights else None}
     return ClipScorer(
         model,
         tokenizer=tokenizer,
@@ -265,4 +268,5 @@ def load_scorer(cfg: ScoringConfig, device: torch.device | str = "cpu") -> Score
         device=device,
         precision=cfg.precision,
         identity=identity,
+        weights_path=weights,
     )

@@ -53,8 +53,11 @@ def is_stream(source: Source) -> bool:
     return not isinstance(source, (str, os.PathLike))
 
 
-def unreadable_hint(source: Source) -> str | None:
-    """Why a source that opened may still give no frame, when its kind explains it."""
+def unreadable_hint(source: Source, format_name: str) -> str | None:
+    """Why a source that opened may still give no frame, when its kind explains it: an MP4
+    (or MOV) keeps its index at the end, out of reach of a pipe or a server without ranges."""
+    if "mp4" not in format_name and "mov" not in format_name:
+        return None
     if is_stream(source):
         return PIPE_HINT
     return RANGE_HINT if is_url(source) else None

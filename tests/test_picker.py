@@ -276,7 +276,7 @@ def test_keyframe_mode_keeps_the_container_duration(standard_video, tiny_config)
         (np.zeros((4, 4), np.uint8), r"\(H, W, 3\) uint8 RGB array, got shape \(4, 4\)"),
         (np.zeros((4, 4, 3), np.float32), "float32"),
         (np.zeros((0, 4, 3), np.uint8), "non-empty"),
-        (torch.zeros((4, 4, 4), dtype=torch.uint8), r"\(3, H, W\) uint8 RGB tensor, got shape \(4, 4, 4\)"),
+        (torch.zeros((4, 4, 4), dtype=torch.uint8), r"\(3, H, W\) or \(H, W, 3\) uint8 RGB tensor, got shape \(4, 4, 4\)"),
         (torch.zeros((3, 4, 4), dtype=torch.float32), "torch.float32"),
     ],
     ids=["str", "2d-array", "float-array", "empty-array", "4-channel-tensor", "float-tensor"],
@@ -314,9 +314,11 @@ def test_snapshots_give_the_best_so_far_and_leave_the_end_alone(tiny_config):
     names = ("astronaut", "rocket", "coffee", "chelsea", "camera", "brick")
     frames = [f for n in names for f in frames_for(Segment(n, 2.0), 160, 120, 25, rng)]
 
+    cfg = tiny_config.with_overrides({"select.pool_size": 6, "select.k": 3, "candidates.every": 0.5})  # evictions
+
     def stream(snapshot_every: int | None):
         snapshots = []
-        with Picker(tiny_config, scorer=BrightnessScorer(), fps=25.0, video="live") as picker:
+        with Picker(cfg, scorer=BrightnessScorer(), fps=25.0, video="live") as picker:
             for i, frame in enumerate(frames):
                 picker.push(frame, i / 25)
                 if snapshot_every and i and i % snapshot_every == 0:
@@ -327,6 +329,8 @@ def test_snapshots_give_the_best_so_far_and_leave_the_end_alone(tiny_config):
     _, plain = stream(snapshot_every=None)
     assert [(p.t, p.score) for p in final.picks] == [(p.t, p.score) for p in plain.picks]
     assert [c.fate for c in final.candidates] == [c.fate for c in plain.candidates]
+    often, _ = stream(snapshot_every=7)  # a snapshot between any two batches: the end is the same
+    assert len(often) > 30
     (at, early), = snapshots
     assert at == 9.6 and early.duration == pytest.approx(9.64) and len(early.shots) == 5
     assert len(early.picks) == 3 and all(p.t < at for p in early.picks) and early.shortfall is None
@@ -366,3 +370,11 @@ def test_cuda_frames_stay_on_the_device_and_pick_what_cpu_frames_pick(tiny_confi
         found[device] = ([s.start for s in result.shots], [p.t for p in result.picks], [p.score for p in result.picks])
     assert found["cuda"][:2] == found["cpu"][:2]
     assert found["cuda"][2] == pytest.approx(found["cpu"][2], abs=1e-3)
+
+
+def test_finish_after_close_is_refused(tiny_config):
+    picker = Picker(tiny_config, scorer=ConstantScorer())
+    picker.push(np.full((48, 64, 3), 128, np.uint8), 0.0)
+    picker.close()
+    with pytest.raises(RuntimeError, match="after finish\\(\\) or close\\(\\)"):
+        picker.finish()

@@ -136,6 +136,9 @@ def test_without_the_flag_nothing_is_kept_or_flagged(tmp_path, config):
     assert summary.repeat_count == 0 and rows(out / "streamthumb.db") == {"a.mp4": (), "b.mp4": ()}
     with Manifest(out / "streamthumb.db") as m:
         assert list(m.embeddings(m.get(str((lib / "a.mp4").resolve())).config_hash)) == []
+    later = run_batch([str(lib)], out, config, workers=1, scorer=ModelFreeScorer(), flag_repeats=True)
+    assert later.skipped == 2 and later.repeat_count == 0  # nothing was decoded again...
+    assert "2 videos done earlier without --flag-repeats" in later.warnings[0]  # ...and the user is told
 
 
 def test_the_cli_flag_prints_the_repeats_and_exports_them(tmp_path, capsys):

@@ -76,7 +76,7 @@ def test_provenance_names_the_weights_by_hash_and_the_config_by_the_manifest_has
     block = result.to_dict()["provenance"]
     scorer = block["scorer"]
     (checkpoint,) = [p for p in Path(tiny_clip_dir).iterdir() if p.suffix in (".safetensors", ".bin", ".pth")]
-    assert scorer["model"] == f"local-dir:{tiny_clip_dir}" and scorer["weights_file"] == str(checkpoint.resolve())
+    assert scorer["model"] == f"local-dir:{tiny_clip_dir}" and scorer["weights_file"] == checkpoint.name
     assert scorer["weights_sha256"] == hashlib.sha256(checkpoint.read_bytes()).hexdigest()
     assert scorer["prompts"]["positive"] == list(tiny_config.scoring.positive)
     assert scorer["preprocess"]["size"] and scorer["precision"] == "fp32"

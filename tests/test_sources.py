@@ -200,3 +200,25 @@ def test_a_trim_reads_only_its_part_and_its_shots_start_there(clips):
     assert result.shots[0].start == 9.0 and result.shots[-1].end == pytest.approx(21.0, abs=0.2)
     assert [round(s.start) for s in result.shots] == [9, 12, 18]  # cuts every 6 s, from the trim's start
     assert all(9.0 <= p.t < 21.0 for p in result.picks) and len(result.picks) == 3
+
+
+def test_a_short_trim_of_a_long_video_samples_like_a_short_clip(clips):
+    result = run(clips["mp4"], CONFIG.with_overrides({"decode.start": 26.0}))
+    assert len(result.picks) == 3 and all(p.t >= 26.0 for p in result.picks)
+    with pytest.raises(EmptyVideoError, match=r"decode.start=40 s is past the video's end \(30 s\)"):
+        run(clips["mp4"], CONFIG.with_overrides({"decode.start": 40.0}))
+
+
+class Breaks(io.BytesIO):
+    """A file whose reads fail in the middle, as a dropped connection does: the MP4 opens (its
+    header and index at the ends read fine), and decoding stops halfway."""
+
+    def read(self, size: int = -1) -> bytes:
+        if 0.5 <= self.tell() / len(self.getbuffer()) < 0.9:
+            raise ConnectionResetError("connection reset by peer")
+        return super().read(size)
+
+
+def test_a_source_whose_reads_fail_gives_what_came_before_flagged_truncated(clips):
+    result = run(Breaks(clips["mp4"].read_bytes()))
+    assert result.stats.truncated and result.picks and result.duration < 20
