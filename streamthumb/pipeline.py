@@ -270,9 +270,16 @@ class StreamPipeline:
         if fallback:
             chosen = self._rescue(len(shots))
         picks = tuple(_to_pick(c, fallback, self._tone_map) for c in chosen)
+        result = self._result(end, shots, picks, source or SourceStats(), fallback=fallback)
         for cand in self.records:
             cand.release()
         self.timings["select"] += time.perf_counter() - start
+        return result
+
+    def _result(
+        self, end: float, shots: tuple[Shot, ...], picks: tuple[Pick, ...], source: SourceStats, *, fallback: bool
+    ) -> Result:
+        """The result of the stream up to ``end``, every candidate's record in it."""
         width, height = self.size
         return Result(
             video=self.video,
@@ -282,10 +289,10 @@ class StreamPipeline:
             height=height,
             shots=shots,
             picks=picks,
-            stats=self._stats(source or SourceStats(), end),
+            stats=self._stats(source, end),
             requested=self.config.select.k,
             shortfall=self._shortfall(len(picks), fallback),
-            candidates=tuple(c.info() for c in self.records),
+            candidates=tuple(c.info() for c in list(self.records)),  # a copy: a snapshot runs beside push
         )
 
     def release(self) -> None:
@@ -332,20 +339,7 @@ class StreamPipeline:
         soft = [cand for cand, _ in self._soft()]
         chosen = self.selector.preview(len(shots), exclude=soft)
         picks = tuple(_to_pick(c, False, self._tone_map, rank=rank) for rank, c in enumerate(chosen, start=1))
-        width, height = self.size
-        return Result(
-            video=self.video,
-            duration=end,
-            fps=self.fps,
-            width=width,
-            height=height,
-            shots=shots,
-            picks=picks,
-            stats=self._stats(SourceStats(), end),
-            requested=self.config.select.k,
-            shortfall=self._shortfall(len(picks), fallback=False),
-            candidates=tuple(c.info() for c in list(self.records)),
-        )
+        return self._result(end, shots, picks, SourceStats(), fallback=False)
 
     def _rescue(self, num_shots: int) -> list[Candidate]:
         """Score the sharpest rejected candidates so even an all-blurry video gets thumbnails."""
