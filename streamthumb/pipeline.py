@@ -270,10 +270,10 @@ class StreamPipeline:
         if fallback:
             chosen = self._rescue(len(shots))
         picks = tuple(_to_pick(c, fallback, self._tone_map) for c in chosen)
+        self.timings["select"] += time.perf_counter() - start
         result = self._result(end, shots, picks, source or SourceStats(), fallback=fallback)
         for cand in self.records:
             cand.release()
-        self.timings["select"] += time.perf_counter() - start
         return result
 
     def _result(
