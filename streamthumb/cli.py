@@ -109,7 +109,7 @@ def _cmd_pick(args: argparse.Namespace) -> int:
     else:
         for p in result.picks:
             face = " face" if p.face else ""
-            flag = " (fallback: every candidate was blurry or dark)" if p.fallback else ""
+            flag = " (fallback: every candidate failed the filters)" if p.fallback else ""
             print(f"{p.rank}\t{p.t:9.3f}s\tscore {p.score:+.4f}{face}\t{p.path or '-'}{flag}")
     if not args.quiet:
         print(summary(result, time.perf_counter() - start), file=sys.stderr)
