@@ -65,7 +65,11 @@ def run(args: argparse.Namespace) -> int:
     _check_options(args)
     config = load_config(args)
 
-    import uvicorn
+    try:
+        import starlette  # noqa: F401  (the server module needs it; say so before the model loads)
+        import uvicorn
+    except ImportError as exc:
+        raise ConfigError(f'serve needs the serve extra ({exc.name} is missing): pip install -e ".[serve]"') from exc
 
     from ._device import resolve_device
     from .engine import InferenceEngine

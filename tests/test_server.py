@@ -6,6 +6,7 @@ import http.server
 import json
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -247,3 +248,12 @@ def test_a_full_queue_says_retry_later_and_a_sigkill_loses_no_job(tmp_path, file
             assert not [p for p in folder.iterdir() if p.name.startswith(".") and p.suffix != ""]  # no temp file left
         finally:
             server.stop()
+
+
+def test_serve_without_the_serve_extra_says_how_to_install_it(tmp_path, monkeypatch, capsys):
+    from streamthumb import cli
+
+    monkeypatch.setenv("STREAMTHUMB_WEBHOOK_SECRET", SECRET)
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # as if it were not installed
+    assert cli.main(["serve", "--out", str(tmp_path), "--model", "none"]) == 2
+    assert 'pip install -e ".[serve]"' in capsys.readouterr().err
