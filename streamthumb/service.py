@@ -2,8 +2,8 @@
 
 Worker threads claim jobs from the ``JobStore`` and run each through ``task.process_one``,
 the unit of work batch mode runs, all sharing one ``InferenceEngine`` (one loaded model, with
-several videos decoding). A job's source URL passes ``fetch.check_source`` first. A finished
-job's thumbnails are in ``out/<asset>/<job>/`` (earlier jobs of the asset keep theirs: its
+several videos decoding). A job's source is read through ``fetch.open_source_url``, which
+checks it first. A finished job's thumbnails are in ``out/<asset>/<job>/`` (earlier jobs of the asset keep theirs: its
 history) and its document in the store; then a callback thread POSTs the result to
 ``--callback``, signed like the webhooks, with the job id as ``Idempotency-Key``, retrying with
 exponential backoff until a 2xx, across restarts too.

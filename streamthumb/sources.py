@@ -102,9 +102,8 @@ def _open_file(path: str) -> av.container.InputContainer:
     try:
         return av.open(path, mode="r", metadata_errors="ignore")
     except av.FFmpegError as exc:
-        reason = exc.strerror or str(exc)
         hint = "is it truncated, corrupt or not a video?"
-        raise VideoOpenError(f"{path}: cannot be read as video ({reason}); {hint}") from exc
+        raise VideoOpenError(f"{path}: cannot be read as video ({_reason(exc)}); {hint}") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise VideoOpenError(f"{path}: cannot open ({exc})") from exc
 
