@@ -186,7 +186,7 @@ class Picker:
             self._cancel.check(self._pipe.video)
             source = dataclasses.replace(source or SourceStats(), peak_frames_held=self._peak_held)
             result = self._pipe.finish(duration, source=source)  # may score fallbacks: engine still held
-            result = dataclasses.replace(result, provenance=provenance(self.config, self._engine.scorer))
+            result = self._with_provenance(result)
         finally:
             self.close()
         if self._on_event is not None:
@@ -220,6 +220,10 @@ class Picker:
                 self._cancel.check(self._pipe.video)
                 if not self._worker.is_alive():  # finish() or close() raced this call
                     raise RuntimeError("Picker.snapshot(): the picker finished or was closed") from None
+        return self._with_provenance(result)
+
+    def _with_provenance(self, result: Result) -> Result:
+        """The result with what made it: every result a picker hands out carries it."""
         return dataclasses.replace(result, provenance=provenance(self.config, self._engine.scorer))
 
     def close(self) -> None:
@@ -368,8 +372,8 @@ def pick(
 
     Args:
         source: A video file, a URL FFmpeg can open (http, https, HLS, rtmp, srt; with
-            ``decode.timeout``), or a readable binary file-like object such as a pipe. With
-            ``decode.max_duration``, only that much of it is read.
+            ``decode.timeout``), or a readable binary file-like object such as a pipe. Only the
+            part from ``decode.start`` to ``decode.max_duration`` (times in the video) is considered.
         config: Pipeline settings; defaults to ``Config()``.
         k: Overrides ``config.select.k``.
         scorer: A loaded scorer to reuse across calls; loaded from the config when omitted.
