@@ -317,17 +317,50 @@ def small_bgr(frame: Frame, width: int, height: int, reformatter: VideoReformatt
         DecodeError: the frame's pixel format cannot be converted.
     """
     if isinstance(frame, av.VideoFrame):
-        # One swscale call scales and converts in C, without a full-size RGB intermediate.
         # HDR frames are not tone-mapped here: cuts show as well in the raw PQ/HLG signal, and
         # the shot detector runs on every frame, where the tone map would cost too much.
-        # FAST_BILINEAR: 0.6 ms a 720p frame against 1.5 ms for BILINEAR, and closer to the
-        # cv2 INTER_LINEAR resize PySceneDetect applies itself.
+        small = _small_from_planes(frame, width, height)
+        if small is not None:
+            return small
+        # Other formats: one swscale call scales and converts in C, without a full-size RGB
+        # intermediate. FAST_BILINEAR: 0.6 ms a 720p frame against 1.5 ms for BILINEAR.
         return _ffmpeg(frame, "bgr24", (width, height), "FAST_BILINEAR", reformatter)
     if isinstance(frame, np.ndarray):
         resized = cv2.resize(frame, (width, height), interpolation=cv2.INTER_LINEAR)
         return np.asarray(cv2.cvtColor(resized, cv2.COLOR_RGB2BGR))
     rgb = _resize_tensor(frame, width, height).permute(1, 2, 0).cpu().numpy()
     return np.ascontiguousarray(rgb[:, :, ::-1])
+
+
+_PLANAR_420 = frozenset({"yuv420p", "yuvj420p"})
+"""8-bit 4:2:0 planar formats (what nearly every H.264, HEVC, VP9 and AV1 stream decodes to)
+whose planes ``_small_from_planes`` shrinks directly."""
+
+
+def _small_from_planes(frame: av.VideoFrame, width: int, height: int) -> np.ndarray | None:
+    """The shot detector's small BGR copy of an 8-bit 4:2:0 frame, or None for other formats.
+
+    Shrinking the Y, U and V planes first and converting only the small picture costs about
+    0.1 ms a 720p frame, against 0.7 ms for swscale's scale-and-convert: the shot detector sees
+    every frame, so this was a tenth of the decode floor. The resize is PySceneDetect's own
+    (cv2 ``INTER_LINEAR``) and the conversion OpenCV's BT.601 limited range, as its ``detect()``
+    sees frames; full-range (JPEG) planes are brought to limited range first.
+    """
+    if frame.format.name not in _PLANAR_420 or width % 2 or height % 2:
+        return None
+    sizes = ((width, height), (width // 2, height // 2), (width // 2, height // 2))
+    planes = [_plane(frame, i, size) for i, size in enumerate(sizes)]
+    if frame.format.name == "yuvj420p" or frame.color_range == ColorRange.JPEG:
+        planes = [cv2.convertScaleAbs(p, alpha=scale / 255, beta=16) for p, scale in zip(planes, (219, 224, 224))]
+    i420 = np.concatenate([planes[0], planes[1].reshape(height // 4, width), planes[2].reshape(height // 4, width)])
+    return np.asarray(cv2.cvtColor(i420, cv2.COLOR_YUV2BGR_I420))
+
+
+def _plane(frame: av.VideoFrame, index: int, size: tuple[int, int]) -> np.ndarray:
+    """Plane ``index`` of a planar 8-bit frame, resized to ``size`` (read in place, no copy)."""
+    plane = frame.planes[index]
+    rows = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[: plane.height, : plane.width]
+    return np.asarray(cv2.resize(rows, size, interpolation=cv2.INTER_LINEAR))
 
 
 def to_rgb(frame: Frame, *, tone_map: bool = True) -> torch.Tensor:

@@ -63,6 +63,33 @@ def test_small_bgr_is_the_same_picture_for_every_frame_type(standard_video):
         assert np.corrcoef(other.ravel(), from_numpy.ravel())[0, 1] > 0.85  # unrelated pictures: ~0
 
 
+@pytest.mark.parametrize("pix_fmt", ["yuv420p", "yuvj420p"])
+def test_small_bgr_from_the_planes_matches_swscale(pix_fmt, tmp_path):
+    """The shot detector's fast route (planes shrunk, then converted) sees the picture swscale
+    sees, limited and full range alike."""
+    import av
+
+    path = tmp_path / f"{pix_fmt}.mp4"
+    write_video(path, [Segment("astronaut", 0.2), Segment("coffee", 0.2)], size=(640, 360), pix_fmt=pix_fmt)
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            assert frame.format.name == pix_fmt
+            fast = small_bgr(frame, 256, 144).astype(int)
+            slow = frame.reformat(256, 144, "bgr24", interpolation="BILINEAR").to_ndarray().astype(int)
+            assert fast.shape == slow.shape == (144, 256, 3)
+            assert np.abs(fast.mean(axis=(0, 1)) - slow.mean(axis=(0, 1))).max() < 3
+            assert np.abs(fast - slow).mean() < 6
+
+
+def test_small_bgr_of_odd_sizes_and_other_formats_goes_through_swscale(tmp_path):
+    path = tmp_path / "v.mp4"
+    write_video(path, [Segment("astronaut", 0.2)], size=(320, 240), pix_fmt="yuv444p")
+    with VideoReader(path) as reader:
+        frame, _ = next(iter(reader))
+    assert small_bgr(frame, 80, 60).shape == (60, 80, 3)
+    assert small_bgr(frame.reformat(format="yuv420p"), 81, 61).shape == (61, 81, 3)
+
+
 def test_corrupt_packets_are_skipped_and_counted(tmp_path):
     path = tmp_path / "v.mp4"
     write_video(path, [Segment("astronaut", 2.0), Segment("coffee", 2.0)], pix_fmt="yuv420p10le")

@@ -155,3 +155,14 @@ def test_a_mild_horizontal_smear_passes_the_laplacian_but_not_the_blur_filter():
     by_stage = {v.stage: v for v in vs}
     assert by_stage["sharpness"].passed and by_stage["sharpness"].value > 100
     assert not by_stage["blur"].passed and by_stage["blur"].reason == "motion_blur"
+
+
+def test_the_laplacian_is_kornias():
+    """The shifted-slices Laplacian gives Kornia's unnormalised 3x3 one, borders replicated."""
+    import kornia
+
+    from streamthumb.filters._base import laplacian
+
+    gray = torch.rand(2, 1, 37, 53) * 255
+    expected = kornia.filters.laplacian(gray, 3, border_type="replicate", normalized=False)
+    assert torch.allclose(laplacian(gray), expected, atol=1e-3)

