@@ -30,6 +30,7 @@ from bench.videos import VideoSpec, ensure_video
 
 def deliver(server: ServeProcess, files: str, n: int, concurrency: int) -> tuple[list[float], dict[int, str], int]:
     """Send ``n`` events and a repeat of every tenth; return accept latencies, jobs by event, repeats answered."""
+
     def one(i: int) -> tuple[int, float, int, str]:
         doc = {"type": "asset.ready", "id": f"evt-{i}", "data": {"id": f"asset-{i}", "url": f"{files}/v{i % 4}.mp4"}}
         start = time.perf_counter()

@@ -557,9 +557,7 @@ def _build(cls: type, data: Mapping[str, Any], prefix: str) -> Any:
     unknown = [k for k in data if k not in names]
     if unknown:
         where = prefix.rstrip(".") or "top level"
-        raise ConfigError(
-            f"config: unknown key {prefix + unknown[0]!r} in {where}; expected one of {', '.join(names)}"
-        )
+        raise ConfigError(f"config: unknown key {prefix + unknown[0]!r} in {where}; expected one of {', '.join(names)}")
     kwargs = {}
     for name, raw in data.items():
         hint = hints[name]

@@ -351,7 +351,9 @@ def _small_from_planes(frame: av.VideoFrame, width: int, height: int) -> np.ndar
     sizes = ((width, height), (width // 2, height // 2), (width // 2, height // 2))
     planes = [_plane(frame, i, size) for i, size in enumerate(sizes)]
     if frame.format.name == "yuvj420p" or frame.color_range == ColorRange.JPEG:
-        planes = [cv2.convertScaleAbs(p, alpha=scale / 255, beta=16) for p, scale in zip(planes, (219, 224, 224))]
+        luma, cb, cr = planes
+        planes = [cv2.convertScaleAbs(luma, alpha=219 / 255, beta=16)]  # 0-255 to 16-235
+        planes += [cv2.convertScaleAbs(c, alpha=224 / 255, beta=128 - 128 * 224 / 255) for c in (cb, cr)]
     i420 = np.concatenate([planes[0], planes[1].reshape(height // 4, width), planes[2].reshape(height // 4, width)])
     return np.asarray(cv2.cvtColor(i420, cv2.COLOR_YUV2BGR_I420))
 

@@ -312,4 +312,3 @@ def _job(row: Sequence[Any]) -> Job:
         job_id, event_id, kind, asset_id, url, start, end, status, error,
         None if result is None else json.loads(result), attempts, created, finished, seconds, callback,
     )  # fmt: skip
-

@@ -355,9 +355,7 @@ class Manifest:
 def _connect(target: str, *, uri: bool = False, check_same_thread: bool = True) -> sqlite3.Connection:
     try:
         # Autocommit: every statement is its own transaction, committed before it returns.
-        return sqlite3.connect(
-            target, uri=uri, isolation_level=None, timeout=30.0, check_same_thread=check_same_thread
-        )
+        return sqlite3.connect(target, uri=uri, isolation_level=None, timeout=30.0, check_same_thread=check_same_thread)
     except sqlite3.Error as exc:
         raise OutputError(f"{target}: cannot open the manifest: {exc}") from exc
 

@@ -56,6 +56,8 @@ class _Snapshot:
 
     def __init__(self) -> None:
         self.future: Future[Result] = Future()
+
+
 _PUT_POLL = 0.1
 """Seconds between checks that the scoring thread is alive (and the run not cancelled) while
 the queue is full."""

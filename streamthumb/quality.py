@@ -40,9 +40,7 @@ _TERMS: dict[str, tuple[tuple[str, ...], Callable[[Mapping[str, float]], float]]
 
 def quality_terms(signals: Mapping[str, float]) -> dict[str, float]:
     """The terms this candidate's signals allow; a filter that did not run adds none."""
-    return {
-        name: _clip01(term(signals)) for name, (needs, term) in _TERMS.items() if all(k in signals for k in needs)
-    }
+    return {name: _clip01(term(signals)) for name, (needs, term) in _TERMS.items() if all(k in signals for k in needs)}
 
 
 def weighted(terms: Mapping[str, float], cfg: QualityConfig) -> float:

@@ -34,8 +34,7 @@ Source = Union[str, "os.PathLike[str]", IO[bytes], io.RawIOBase, io.BufferedIOBa
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 RANGE_HINT = (
-    "an MP4 with its index at the end needs a server that answers Range requests; "
-    "or remux it with -movflags +faststart"
+    "an MP4 with its index at the end needs a server that answers Range requests; or remux it with -movflags +faststart"
 )
 PIPE_HINT = (
     "a stream that cannot seek needs a format readable front to back: remux MP4 with "

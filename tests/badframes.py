@@ -105,7 +105,14 @@ def end_card(n: int, w: int, h: int) -> Frames:
 
 def credits(n: int, w: int, h: int) -> Frames:
     """Rolling credits: names scrolling up on black."""
-    names = [f"{role} ..... {name}" for role, name in zip(["Director", "Camera", "Editor", "Sound", "Music", "Grip"] * 3, ["A. Ng", "B. Okafor", "C. Silva", "D. Kim", "E. Rossi", "F. Haddad"] * 3, strict=True)]
+    names = [
+        f"{role} ..... {name}"
+        for role, name in zip(
+            ["Director", "Camera", "Editor", "Sound", "Music", "Grip"] * 3,
+            ["A. Ng", "B. Okafor", "C. Silva", "D. Kim", "E. Rossi", "F. Haddad"] * 3,
+            strict=True,
+        )
+    ]
     for i in range(n):
         yield _text(np.zeros((h, w, 3), np.uint8), names, h - i * h // 40, (230, 230, 230), w / 700)
 
@@ -159,7 +166,9 @@ class Clip:
     """(n, w, h) -> frames."""
 
 
-def write_clips(path: Path, clips: Sequence[Clip], *, size: tuple[int, int] = (640, 360), fps: int = 25) -> list[tuple[str, float, float]]:
+def write_clips(
+    path: Path, clips: Sequence[Clip], *, size: tuple[int, int] = (640, 360), fps: int = 25
+) -> list[tuple[str, float, float]]:
     """Encode the clips back to back; return (kind, start, end) per clip, in seconds."""
     w, h = size
     spans, t = [], 0

@@ -58,7 +58,9 @@ def tiny_config(tiny_clip_dir: Path) -> Config:
     candidate would be a "duplicate" of the first pick. ``test_diversity.py`` tests diversity
     with colour-histogram embeddings instead.
     """
-    return Config().with_overrides({"scoring.model": f"local-dir:{tiny_clip_dir}", "runtime.device": "cpu", **TINY_MODEL_OFF})
+    return Config().with_overrides(
+        {"scoring.model": f"local-dir:{tiny_clip_dir}", "runtime.device": "cpu", **TINY_MODEL_OFF}
+    )
 
 
 TINY_MODEL_OFF = {"select.diversity": 0.0}

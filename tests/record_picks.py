@@ -45,7 +45,9 @@ def run_case(video: Path, scorer: str, k: int) -> list[dict]:
     torch.manual_seed(0)
     cfg = Config().with_overrides(LEGACY)
     result = pick(video, cfg, k=k, scorer=SCORERS[scorer]())
-    return [{"t": round(p.t, 3), "shot": p.shot, "score": round(p.score, 4), "fallback": p.fallback} for p in result.picks]
+    return [
+        {"t": round(p.t, 3), "shot": p.shot, "score": round(p.score, 4), "fallback": p.fallback} for p in result.picks
+    ]
 
 
 def make_videos(folder: Path) -> dict[str, Path]:

@@ -6,7 +6,11 @@ import streamthumb
 
 
 def test_all_lists_exactly_the_public_names():
-    public = {name for name in dir(streamthumb) if not name.startswith("_") and not inspect.ismodule(getattr(streamthumb, name))}
+    public = {
+        name
+        for name in dir(streamthumb)
+        if not name.startswith("_") and not inspect.ismodule(getattr(streamthumb, name))
+    }
     public -= {"annotations", "importlib", "TYPE_CHECKING", "Any"}
     assert set(streamthumb.__all__) - {"__version__"} == public
     for name in streamthumb.__all__:

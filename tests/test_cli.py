@@ -44,7 +44,9 @@ def test_json_output_schema(run, standard_video, tmp_path):
     stats = doc["stats"]
     assert stats["frames_decoded"] == 275 and stats["candidates"] >= stats["scored"] > 0
     assert {"decode", "shots", "filters", "clip", "faces", "select"} <= set(stats["timings"])
-    assert sorted(p.name for p in (out_dir / "standard").glob("*.jpg")) == sorted(Path(p["path"]).name for p in doc["picks"])
+    assert sorted(p.name for p in (out_dir / "standard").glob("*.jpg")) == sorted(
+        Path(p["path"]).name for p in doc["picks"]
+    )
     assert doc["requested"] == 2 and doc["shortfall"] is None
 
 
@@ -61,7 +63,18 @@ def test_quiet_prints_nothing_on_stderr(run, standard_video, tmp_path):
 
 
 def test_flags_and_set_override_the_config(run, standard_video, tmp_path):
-    code, out, _ = run(str(standard_video[0]), "--json", "-q", "--no-write", "--set", "select.k=1", "--crop", "1:1", "--out", str(tmp_path / "t"))
+    code, out, _ = run(
+        str(standard_video[0]),
+        "--json",
+        "-q",
+        "--no-write",
+        "--set",
+        "select.k=1",
+        "--crop",
+        "1:1",
+        "--out",
+        str(tmp_path / "t"),
+    )
     doc = json.loads(out)
     assert code == 0 and len(doc["picks"]) == 1 and doc["picks"][0]["path"] is None
     assert not (tmp_path / "t").exists()
@@ -138,7 +151,9 @@ def test_real_process_prints_no_traceback_and_one_json_object(tiny_clip_dir, sta
     env = {**os.environ, "STREAMTHUMB_DEBUG": ""}
     bad = subprocess.run([*base, str(tmp_path / "missing.mp4")], capture_output=True, text=True, env=env)
     assert bad.returncode == 1 and "Traceback" not in bad.stderr and bad.stderr.count("\n") == 1
-    good = subprocess.run([*base, str(standard_video[0]), "--json", "--out", str(tmp_path / "o")], capture_output=True, text=True, env=env)
+    good = subprocess.run(
+        [*base, str(standard_video[0]), "--json", "--out", str(tmp_path / "o")], capture_output=True, text=True, env=env
+    )
     assert good.returncode == 0, good.stderr
     assert len(json.loads(good.stdout)["picks"]) == 3
 

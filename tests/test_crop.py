@@ -297,7 +297,9 @@ def test_a_crop_box_outside_the_frame_is_refused():
 def test_crop_takes_one_ratio_a_comma_list_or_a_list(value, expected):
     cfg = Config().with_overrides({"output.crop": value})
     assert cfg.output.crop == expected
-    assert cfg.output.crop_ratios == (() if expected is None else tuple(tuple(map(int, r.split(":"))) for r in expected))
+    assert cfg.output.crop_ratios == (
+        () if expected is None else tuple(tuple(map(int, r.split(":"))) for r in expected)
+    )
     assert OutputConfig(crop=value).crop == expected
 
 

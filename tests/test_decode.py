@@ -18,7 +18,10 @@ def test_every_frame_once_in_order_with_times(standard_video):
     assert np.allclose(np.diff(times), 0.04, atol=1e-6)
 
 
-@pytest.mark.parametrize(("codec", "pix_fmt", "ext"), [("libx264", "yuv420p10le", "mp4"), ("ffv1", "yuv444p", "mkv"), ("mpeg4", "yuv420p", "avi")])
+@pytest.mark.parametrize(
+    ("codec", "pix_fmt", "ext"),
+    [("libx264", "yuv420p10le", "mp4"), ("ffv1", "yuv444p", "mkv"), ("mpeg4", "yuv420p", "avi")],
+)
 def test_pixel_formats_convert_to_true_colours(tmp_path, codec, pix_fmt, ext):
     path = tmp_path / f"v.{ext}"
     write_video(path, [Segment("coffee", 0.4)], codec=codec, pix_fmt=pix_fmt, size=(160, 120))
@@ -110,7 +113,11 @@ def test_corrupt_packets_are_skipped_and_counted(tmp_path):
         (lambda d: d / "missing.mp4", VideoOpenError, "no such file"),
         (lambda d: d, VideoOpenError, "is a directory"),
         (lambda d: _write(d / "empty.mp4", b""), VideoOpenError, r"empty \(0 bytes\)"),
-        (lambda d: _write(d / "notes.mp4", b"these are not the frames you are looking for\n" * 50), VideoOpenError, "cannot be read as video"),
+        (
+            lambda d: _write(d / "notes.mp4", b"these are not the frames you are looking for\n" * 50),
+            VideoOpenError,
+            "cannot be read as video",
+        ),
     ],
 )
 def test_unreadable_inputs(tmp_path, make, error, match):

@@ -60,7 +60,9 @@ def test_two_different_scenes_one_second_apart_can_both_be_picked(tmp_path):
     segments = [Segment("chelsea", 4.0), Segment("coffee", 1.0), Segment("astronaut", 1.0), Segment("chelsea", 4.0)]
     path = tmp_path / "close.mp4"
     write_video(path, segments)
-    examples = [torch.from_numpy(photo(name, 320, 240)[:240, :320].copy()).permute(2, 0, 1) for name in ("coffee", "astronaut")]
+    examples = [
+        torch.from_numpy(photo(name, 320, 240)[:240, :320].copy()).permute(2, 0, 1) for name in ("coffee", "astronaut")
+    ]
     result = pick(path, CONFIG, k=2, scorer=LikesThese(*examples))
     assert sorted(segment_at(segments, p.t) for p in result.picks) == ["astronaut", "coffee"]
     assert abs(result.picks[0].t - result.picks[1].t) <= 1.0 + 1e-6

@@ -56,7 +56,11 @@ def test_four_streams_share_batches_and_pick_what_four_sequential_runs_pick(tmp_
     paths = []
     for i in range(4):
         paths.append(tmp_path / f"v{i}.mp4")
-        write_video(paths[-1], [Segment(p, 2.0) for p in ("coffee", "astronaut", "camera", "chelsea", "rocket")[i:] + ("brick",)], seed=i)
+        write_video(
+            paths[-1],
+            [Segment(p, 2.0) for p in ("coffee", "astronaut", "camera", "chelsea", "rocket")[i:] + ("brick",)],
+            seed=i,
+        )
     config = Config().with_overrides({"runtime.device": "cpu", "runtime.batch_size": 2, "faces.enabled": False})
     sequential_scorer = RecordingScorer()
     sequential = [pick(p, config, scorer=sequential_scorer) for p in paths]
@@ -64,6 +68,7 @@ def test_four_streams_share_batches_and_pick_what_four_sequential_runs_pick(tmp_
     shared_scorer = RecordingScorer()
     results: dict[int, object] = {}
     with InferenceEngine(shared_scorer, max_batch=8, max_wait=0.2) as engine:
+
         def run(i: int) -> None:
             results[i] = pick(paths[i], config, engine=engine)
 
@@ -75,7 +80,9 @@ def test_four_streams_share_batches_and_pick_what_four_sequential_runs_pick(tmp_
         stats = engine.stats()
     for i, alone in enumerate(sequential):
         together = results[i]
-        assert [(p.t, p.shot, round(p.score, 6)) for p in together.picks] == [(p.t, p.shot, round(p.score, 6)) for p in alone.picks]
+        assert [(p.t, p.shot, round(p.score, 6)) for p in together.picks] == [
+            (p.t, p.shot, round(p.score, 6)) for p in alone.picks
+        ]
     assert sum(shared_scorer.sizes) == sum(sequential_scorer.sizes)
     assert stats.mean_batch > max(sequential_scorer.sizes) and len(shared_scorer.sizes) < len(sequential_scorer.sizes)
 

@@ -37,5 +37,9 @@ def test_the_transcode_tee_picks_what_pick_picks_and_writes_the_new_video(clip, 
     assert len(teed.picks) == 3 and teed.provenance == direct.provenance
     with av.open(str(out)) as container:
         stream = container.streams.video[0]
-        assert (stream.codec_context.name, stream.codec_context.width, stream.codec_context.height) == ("mpeg4", 160, 120)
+        assert (stream.codec_context.name, stream.codec_context.width, stream.codec_context.height) == (
+            "mpeg4",
+            160,
+            120,
+        )
         assert sum(1 for _ in container.decode(stream)) == direct.stats.frames_decoded == 240

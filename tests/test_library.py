@@ -141,7 +141,9 @@ def test_export_carries_the_damage_columns(fmt):
     text = buf.getvalue()
     if fmt == "csv":
         header, first = text.splitlines()[:2]
-        assert header.endswith(",truncated,corrupt_packets,repeats") and first.endswith(",1,12,[]")  # 0/1, as in the manifest
+        assert header.endswith(",truncated,corrupt_packets,repeats") and first.endswith(
+            ",1,12,[]"
+        )  # 0/1, as in the manifest
     else:
         assert '"truncated": true, "corrupt_packets": 12' in text.splitlines()[0]
     back = list(read_export(io.StringIO(text, newline=""), fmt))

@@ -98,7 +98,9 @@ def test_frames_held_stay_bounded_on_a_long_video(tiny_config, media):
     path = media / "long.mp4"
     names = ("astronaut", "coffee", "rocket", "brick", "chelsea", "camera")
     write_video(path, [Segment(n, 2.0) for _ in range(10) for n in names], size=(160, 120), fps=25)
-    cfg = tiny_config.with_overrides({"candidates.every": 0.5, "candidates.dedupe_gap": 0.1, "runtime.queue_size": 8, "runtime.batch_size": 4})
+    cfg = tiny_config.with_overrides(
+        {"candidates.every": 0.5, "candidates.dedupe_gap": 0.1, "runtime.queue_size": 8, "runtime.batch_size": 4}
+    )
     result = pick(path, cfg, scorer=SlowScorer())
     assert result.stats.frames_decoded == 3000 and result.stats.candidates >= 240
     lookahead = cfg.shots.min_scene_len + 2 + math.ceil(cfg.candidates.shot_offset * 25) + 2
@@ -124,7 +126,9 @@ def test_push_api_takes_frames_from_any_decoder(tiny_config):
 def test_every_frame_layout_gives_the_same_picks(tiny_config):
     """RGB arrays, (3, H, W) and (H, W, 3) tensors are the same pictures: same cuts, same picks."""
     rng = np.random.default_rng(0)
-    frames = [f for seg in (Segment("astronaut", 2.0), Segment("rocket", 2.0)) for f in frames_for(seg, 160, 120, 25, rng)]
+    frames = [
+        f for seg in (Segment("astronaut", 2.0), Segment("rocket", 2.0)) for f in frames_for(seg, 160, 120, 25, rng)
+    ]
     layouts = {
         "array": lambda f: f,
         "chw": lambda f: torch.from_numpy(f).permute(2, 0, 1).contiguous(),
@@ -179,7 +183,11 @@ def test_scorer_failure_surfaces_without_hanging(standard_video, tiny_config):
 
     before = threading.active_count()
     with pytest.raises(ModelError, match="batch-size 4"):
-        pick(standard_video[0], tiny_config.with_overrides({"runtime.queue_size": 1, "runtime.batch_size": 1}), scorer=Broken())
+        pick(
+            standard_video[0],
+            tiny_config.with_overrides({"runtime.queue_size": 1, "runtime.batch_size": 1}),
+            scorer=Broken(),
+        )
     assert threading.active_count() == before  # the scoring thread was joined
 
 
@@ -212,13 +220,22 @@ def test_faces_are_searched_only_where_the_bonus_could_matter(tiny_config, media
             return super().detect_faces(images)
 
     path = media / "faces-lazy.mp4"
-    write_video(path, [Segment(n, 4.0) for n in ("coffee", "rocket", "brick", "camera", "astronaut", "chelsea")], size=(160, 120))
+    write_video(
+        path,
+        [Segment(n, 4.0) for n in ("coffee", "rocket", "brick", "camera", "astronaut", "chelsea")],
+        size=(160, 120),
+    )
     cfg = tiny_config.with_overrides(
         {"select.k": 1, "select.pool_size": 1, "candidates.every": 0.5, "runtime.batch_size": 2, "faces.profile": False}
     )
     result = pick(path, cfg, scorer=BrightnessScorer(), face_detector=Counting(profile=False))
     assert 0 < Counting.searched < result.stats.scored  # skipped where even the bonus could not help
-    with_faces = pick(path, cfg.with_overrides({"faces.bonus": 10.0}), scorer=BrightnessScorer(), face_detector=Counting(profile=False))
+    with_faces = pick(
+        path,
+        cfg.with_overrides({"faces.bonus": 10.0}),
+        scorer=BrightnessScorer(),
+        face_detector=Counting(profile=False),
+    )
     assert with_faces.picks[0].face and 16.0 <= with_faces.picks[0].t < 20.0  # the astronaut shot
 
 
@@ -264,7 +281,9 @@ def test_resolution_change_mid_stream(tiny_config):
 
 
 def test_keyframe_mode_keeps_the_container_duration(standard_video, tiny_config):
-    result = pick(standard_video[0], tiny_config.with_overrides({"decode.sampling": "keyframes"}), scorer=ConstantScorer())
+    result = pick(
+        standard_video[0], tiny_config.with_overrides({"decode.sampling": "keyframes"}), scorer=ConstantScorer()
+    )
     assert result.duration == pytest.approx(11.0, abs=0.05) and not result.stats.truncated
     assert result.shots[-1].end == pytest.approx(result.duration)
 
@@ -276,7 +295,10 @@ def test_keyframe_mode_keeps_the_container_duration(standard_video, tiny_config)
         (np.zeros((4, 4), np.uint8), r"\(H, W, 3\) uint8 RGB array, got shape \(4, 4\)"),
         (np.zeros((4, 4, 3), np.float32), "float32"),
         (np.zeros((0, 4, 3), np.uint8), "non-empty"),
-        (torch.zeros((4, 4, 4), dtype=torch.uint8), r"\(3, H, W\) or \(H, W, 3\) uint8 RGB tensor, got shape \(4, 4, 4\)"),
+        (
+            torch.zeros((4, 4, 4), dtype=torch.uint8),
+            r"\(3, H, W\) or \(H, W, 3\) uint8 RGB tensor, got shape \(4, 4, 4\)",
+        ),
         (torch.zeros((3, 4, 4), dtype=torch.float32), "torch.float32"),
     ],
     ids=["str", "2d-array", "float-array", "empty-array", "4-channel-tensor", "float-tensor"],
@@ -331,7 +353,7 @@ def test_snapshots_give_the_best_so_far_and_leave_the_end_alone(tiny_config):
     assert [c.fate for c in final.candidates] == [c.fate for c in plain.candidates]
     often, _ = stream(snapshot_every=7)  # a snapshot between any two batches: the end is the same
     assert len(often) > 30
-    (at, early), = snapshots
+    ((at, early),) = snapshots
     assert at == 9.6 and early.duration == pytest.approx(9.64) and len(early.shots) == 5
     assert len(early.picks) == 3 and all(p.t < at for p in early.picks) and early.shortfall is None
     assert [p.rank for p in early.picks] == [1, 2, 3] and early.picks[0].image.shape == (120, 160, 3)
@@ -359,7 +381,11 @@ def test_cuda_frames_stay_on_the_device_and_pick_what_cpu_frames_pick(tiny_confi
             return super().score(images).cpu()
 
     rng = np.random.default_rng(0)
-    frames = [torch.from_numpy(f).permute(2, 0, 1).contiguous() for n in ("astronaut", "rocket", "coffee") for f in frames_for(Segment(n, 2.0), 320, 240, 25, rng)]
+    frames = [
+        torch.from_numpy(f).permute(2, 0, 1).contiguous()
+        for n in ("astronaut", "rocket", "coffee")
+        for f in frames_for(Segment(n, 2.0), 320, 240, 25, rng)
+    ]
     found = {}
     for device in ("cpu", "cuda"):
         cfg = tiny_config.with_overrides({"runtime.device": device})

@@ -114,7 +114,9 @@ def test_the_reasons_name_what_was_wrong(bad_video):
 @pytest.mark.slow
 def test_model_none_from_the_command_line(bad_video, tmp_path, capsys):
     path, spans = bad_video
-    code = main(["pick", str(path), "--model", "none", "--json", "-q", "--out", str(tmp_path), "--set", "candidates.every=0.4"])
+    code = main(
+        ["pick", str(path), "--model", "none", "--json", "-q", "--out", str(tmp_path), "--set", "candidates.every=0.4"]
+    )
     doc = json.loads(capsys.readouterr().out)
     assert code == 0 and len(doc["picks"]) == 3
     assert all(kind_at(spans, p["t"]) == "good" for p in doc["picks"])

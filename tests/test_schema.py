@@ -60,7 +60,9 @@ def test_a_video_without_a_cut_gives_strict_json(capsys, media, tmp_path):
     """No cut means no distance to one: null, never the Infinity that strict parsers reject."""
     one_shot = media / "schema-one-shot.mp4"
     write_video(one_shot, [Segment("coffee", 3.0)], size=(160, 120))
-    assert cli.main(["pick", str(one_shot), "--model", "none", "--out", str(tmp_path), "--json", "-q", "--explain"]) == 0
+    assert (
+        cli.main(["pick", str(one_shot), "--model", "none", "--out", str(tmp_path), "--json", "-q", "--explain"]) == 0
+    )
     doc = json.loads(capsys.readouterr().out, parse_constant=lambda name: pytest.fail(f"{name} in the JSON"))
     VALIDATOR.validate(doc)
     assert doc["picks"][0]["components"]["cut_gap"] is None
@@ -71,7 +73,9 @@ def test_a_broken_document_fails_validation():
     assert not VALIDATOR.is_valid(doc)
 
 
-def test_provenance_names_the_weights_by_hash_and_the_config_by_the_manifest_hash(tiny_config, tiny_clip_dir, standard_video):
+def test_provenance_names_the_weights_by_hash_and_the_config_by_the_manifest_hash(
+    tiny_config, tiny_clip_dir, standard_video
+):
     result = pick(standard_video[0], tiny_config)
     block = result.to_dict()["provenance"]
     scorer = block["scorer"]
@@ -96,7 +100,9 @@ def test_two_runs_give_identical_results(tiny_config, standard_video):
 def test_batch_picks_do_not_depend_on_the_number_of_workers(tmp_path):
     lib = tmp_path / "lib"
     lib.mkdir()
-    for i, names in enumerate([("astronaut", "coffee"), ("rocket", "chelsea"), ("camera", "brick"), ("coffee", "rocket")]):
+    for i, names in enumerate(
+        [("astronaut", "coffee"), ("rocket", "chelsea"), ("camera", "brick"), ("coffee", "rocket")]
+    ):
         write_video(lib / f"v{i}.mp4", [Segment(n, 1.5) for n in names], size=(160, 120), fps=12, seed=i)
     config = Config().with_overrides({"scoring.model": "none", "runtime.device": "cpu", "select.k": 2})
     rows = {}
@@ -104,5 +110,7 @@ def test_batch_picks_do_not_depend_on_the_number_of_workers(tmp_path):
         out = tmp_path / f"out{workers}"
         run_batch([str(lib)], out, config, workers=workers, scorer=ModelFreeScorer())
         with Manifest(out / "streamthumb.db") as m:
-            rows[workers] = {Path(r.path).name: [(p["t"], p["score"], p["components"]) for p in r.picks] for r in m.records()}
+            rows[workers] = {
+                Path(r.path).name: [(p["t"], p["score"], p["components"]) for p in r.picks] for r in m.records()
+            }
     assert rows[1] == rows[3] and len(rows[1]) == 4

@@ -62,4 +62,6 @@ def test_a_conflict_with_a_pick_is_outranked_by_that_pick():
     for it in (a, b, c):
         pool.offer(it)
     assert [p.t for p in pool.choose(num_shots=3)] == [1.0, 8.0]
-    assert b.fate == "outranked" and b.fate_detail.endswith("pick 1") and "1.00 s from the better t=1.000" in b.fate_detail
+    assert (
+        b.fate == "outranked" and b.fate_detail.endswith("pick 1") and "1.00 s from the better t=1.000" in b.fate_detail
+    )

@@ -27,8 +27,15 @@ def event(event_id: str, url: str, *, asset: str = "asset-1", kind: str = "asset
 @pytest.fixture(scope="module")
 def videos(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("sources")
-    write_video(root / "short.mp4", [Segment(n, 2.0) for n in ("astronaut", "coffee", "rocket")], size=(160, 120), fps=12)
-    write_video(root / "long.mp4", [Segment(n, 6.0) for n in ("coffee", "rocket", "chelsea", "camera", "brick")], size=(320, 240), fps=12)
+    write_video(
+        root / "short.mp4", [Segment(n, 2.0) for n in ("astronaut", "coffee", "rocket")], size=(160, 120), fps=12
+    )
+    write_video(
+        root / "long.mp4",
+        [Segment(n, 6.0) for n in ("coffee", "rocket", "chelsea", "camera", "brick")],
+        size=(320, 240),
+        fps=12,
+    )
     return root
 
 
@@ -86,10 +93,20 @@ def test_refused_deliveries_queue_nothing(server, files):
     assert server.post({"type": "asset.ready", "id": "x", "data": {"id": "never"}})[0] == 400  # no url
     assert server.post(event("evt-unknown", "http://x", kind="asset.exploded"))[0] == 400
     assert oversized(server) == 413
-    assert server.post(event("evt-mux-other", "http://x", kind="video.asset.created")) == (200, {"ignored": "video.asset.created"})
+    assert server.post(event("evt-mux-other", "http://x", kind="video.asset.created")) == (
+        200,
+        {"ignored": "video.asset.created"},
+    )
     assert server.get("/assets/never")[0] == 404
     after = server.metrics()
-    for reason, n in [("unsigned", 1), ("bad_signature", 2), ("stale", 1), ("malformed", 2), ("unknown_type", 1), ("too_large", 1)]:
+    for reason, n in [
+        ("unsigned", 1),
+        ("bad_signature", 2),
+        ("stale", 1),
+        ("malformed", 2),
+        ("unknown_type", 1),
+        ("too_large", 1),
+    ]:
         assert f'streamthumb_webhook_rejections_total{{reason="{reason}"}} {n}' in after, after
     assert _jobs(before) == _jobs(after)
 
@@ -118,7 +135,9 @@ def test_a_repeated_delivery_makes_no_second_job(server, files):
 def test_an_update_reruns_the_asset_and_keeps_its_history(server, files):
     _, first = server.post(event("evt-v1", f"{files}/short.mp4", asset="asset-trim"))
     server.wait(first["job"])
-    _, second = server.post(event("evt-v2", f"{files}/short.mp4", asset="asset-trim", kind="asset.updated", start=2.0, end=6.0))
+    _, second = server.post(
+        event("evt-v2", f"{files}/short.mp4", asset="asset-trim", kind="asset.updated", start=2.0, end=6.0)
+    )
     job = server.wait(second["job"])
     assert job["status"] == "done" and all(2.0 <= p["t"] < 6.0 for p in job["result"]["picks"])
     _, asset = server.get("/assets/asset-trim")

@@ -9,7 +9,13 @@ from streamthumb.decode import VideoReader, frame_size, small_bgr
 from streamthumb.shots import analysis_size, make_shot_detector
 from synthetic import Segment, write_video
 
-CUTS_720P = [Segment("astronaut", 1.6), Segment("rocket", 1.2), Segment("coffee", 2.0), Segment("brick", 0.8), Segment("camera", 1.4)]
+CUTS_720P = [
+    Segment("astronaut", 1.6),
+    Segment("rocket", 1.2),
+    Segment("coffee", 2.0),
+    Segment("brick", 0.8),
+    Segment("camera", 1.4),
+]
 
 
 @pytest.fixture(scope="module")

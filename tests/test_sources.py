@@ -83,7 +83,9 @@ def test_an_mp4_with_its_index_at_the_end_cannot_come_through_a_pipe(clips):
 
 def test_pick_dash_reads_stdin(clips, tmp_path):
     cmd = [sys.executable, "-m", "streamthumb", "pick", "-", "--model", "none", "--device", "cpu", "--json"]
-    done = subprocess.run([*cmd, "--out", str(tmp_path)], input=clips["ts"].read_bytes(), capture_output=True, timeout=300)
+    done = subprocess.run(
+        [*cmd, "--out", str(tmp_path)], input=clips["ts"].read_bytes(), capture_output=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr.decode()
     doc = json.loads(done.stdout)
     assert doc["video"] == "<stdin>" and len(doc["picks"]) == 3

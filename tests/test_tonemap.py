@@ -312,5 +312,7 @@ def test_pick_on_a_pq_clip_gives_a_thumbnail_with_the_photos_colour(tmp_path):
     off = config.with_overrides({"decode.tone_map": "off"})
     (flat,) = pick(path, off, k=1, scorer=ModelFreeScorer()).picks
     assert _saturation(mapped.image) >= 0.85 * _saturation(photo) > _saturation(flat.image) / 0.85
-    assert abs(_black_level(mapped.image) - _black_level(photo)) <= 8 < abs(_black_level(flat.image) - _black_level(photo))
+    assert (
+        abs(_black_level(mapped.image) - _black_level(photo)) <= 8 < abs(_black_level(flat.image) - _black_level(photo))
+    )
     assert mapped.candidate.signals["luma_range"] > flat.candidate.signals["luma_range"]

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Bonus", "Filter", "Views", "laplacian", "measure_all", "same_shape"]
 
+
 @torch.inference_mode()
 def laplacian(gray: torch.Tensor) -> torch.Tensor:
     """Kornia's unnormalised 3x3 Laplacian (eight neighbours less eight times the centre) of
