@@ -5,18 +5,21 @@ command to ``run``; errors end there as one line on stderr, like every other com
 
 Example:
     $ streamthumb batch videos/ @more.txt --out thumbs/ --workers 2 -k 3
+    $ streamthumb batch /shared/videos --out /shared/thumbs --engine ray --address auto --decoders 32
     $ streamthumb export --db thumbs/streamthumb.db --format csv --out results.csv
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import sys
 from pathlib import Path
 from typing import Any
 
 from ._cli_options import add_config_options, load_config, show_progress
+from .errors import ConfigError
 from .inputs import VIDEO_EXTENSIONS  # light: no torch
 from .summary import VideoDone
 
@@ -49,6 +52,7 @@ def add_parsers(subparsers: Any) -> None:
     b.add_argument(
         "--workers", type=_positive, default=2, metavar="N", help="videos decoded at once (default: %(default)s)"
     )
+    _add_engine_options(b)
     add_config_options(b)
     known = ",".join(sorted(e[1:] for e in VIDEO_EXTENSIONS))
     b.add_argument("--ext", metavar="LIST", help=f"comma-separated extensions to find in folders (default: {known})")
@@ -87,16 +91,63 @@ def run(args: argparse.Namespace) -> int:
     return _cmd_batch(args) if args.command == "batch" else _cmd_export(args)
 
 
+def _add_engine_options(b: argparse.ArgumentParser) -> None:
+    g = b.add_argument_group("engine", "where the work runs: local threads, or a Ray cluster (the ray extra)")
+    g.add_argument("--engine", choices=["local", "ray"], default="local", help="(default: %(default)s)")
+    g.add_argument(
+        "--address",
+        metavar="ADDR",
+        help="Ray: auto (the cluster `ray start` made on this machine) or ray://HOST:PORT; "
+        "default: a private local cluster for this run",
+    )
+    g.add_argument(
+        "--decoders", type=_positive, metavar="N", help="Ray: decoder actors, one CPU each (default: --workers)"
+    )
+    g.add_argument(
+        "--scorers", type=_positive, default=1, metavar="N", help="Ray: scorer actors (default: %(default)s)"
+    )
+    g.add_argument(
+        "--gpus-per-scorer",
+        type=float,
+        metavar="F",
+        help="Ray: GPUs each scorer reserves, fractions share a card (default: 1 when the cluster has GPUs, else 0)",
+    )
+    g.add_argument(
+        "--retries",
+        type=int,
+        default=2,
+        metavar="N",
+        help="Ray: retries of a video whose worker died, before it is recorded failed (default: %(default)s)",
+    )
+
+
+def _executor(args: argparse.Namespace, config: Any) -> tuple[Any, int]:
+    """(executor factory or None for local threads, worker count) for ``--engine``."""
+    if args.engine == "local":
+        return None, args.workers
+    try:
+        from .ray_engine import RayExecutor, RayOptions
+    except ImportError as exc:
+        raise ConfigError(f'--engine ray needs the ray extra ({exc.name} is missing): pip install -e ".[ray]"') from exc
+    options = RayOptions(
+        address=args.address, scorers=args.scorers, gpus_per_scorer=args.gpus_per_scorer, retries=args.retries
+    )
+    return functools.partial(RayExecutor, config=config, options=options), args.decoders or args.workers
+
+
 def _cmd_batch(args: argparse.Namespace) -> int:
     from .batch import format_summary, run_batch  # torch: only once there is work to do
 
+    config = load_config(args)
+    executor, workers = _executor(args, config)
     with _BatchProgress(show_progress(args)) as bar:
         summary = run_batch(
             args.inputs,
             args.out,
-            load_config(args),
+            config,
             db=args.db,
-            workers=args.workers,
+            workers=workers,
+            executor=executor,
             extensions=_extensions(args.ext) if args.ext else VIDEO_EXTENSIONS,
             retry_failed=args.retry_failed,
             force=args.force,

@@ -121,9 +121,10 @@ def run_batch(
         run = _Run(manifest, seen, tally, cfg, out, retry_failed=retry_failed, force=force, flag_repeats=flag_repeats)
         pool = (executor or ThreadExecutor)(workers, lambda: make_worker(cfg, engine.get(), cancel=cancel))
         _drive(run, pool, iter_inputs(inputs, exts, stdin), cancel)
+        scoring = pool.scorer_stats() or engine.stats()
     if cancel is not None and cancel.cancelled:
         raise Cancelled(f"batch run into {out}: cancelled; run it again to finish the videos left pending")
-    return tally.summary(time.perf_counter() - start, engine.stats(), str(manifest.path))
+    return tally.summary(time.perf_counter() - start, scoring, str(manifest.path))
 
 
 def _count(inputs: Sequence[str], exts: frozenset[str]) -> int:

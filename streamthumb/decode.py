@@ -361,7 +361,7 @@ def _small_from_planes(frame: av.VideoFrame, width: int, height: int) -> np.ndar
 def _plane(frame: av.VideoFrame, index: int, size: tuple[int, int]) -> np.ndarray:
     """Plane ``index`` of a planar 8-bit frame, resized to ``size`` (read in place, no copy)."""
     plane = frame.planes[index]
-    rows = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[: plane.height, : plane.width]
+    rows = np.frombuffer(memoryview(plane), np.uint8).reshape(-1, plane.line_size)[: plane.height, : plane.width]
     return np.asarray(cv2.resize(rows, size, interpolation=cv2.INTER_LINEAR))
 
 

@@ -2,7 +2,7 @@
 
 Batch mode decides what to do and commits what comes back; an executor only decides where and
 when each ``process_one`` runs. ``ThreadExecutor`` runs them on a few local threads behind a
-bounded queue; a Ray or webhook executor implements the same five members, so ``run_batch``
+bounded queue; ``ray_engine.RayExecutor`` implements the same members on a cluster, so ``run_batch``
 needs no change to use one.
 
 Example:
@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable
 from typing import Protocol
 
+from .engine import EngineStats
 from .task import Outcome, VideoTask, Worker
 
 __all__ = ["Executor", "ExecutorFactory", "ThreadExecutor"]
@@ -55,6 +56,11 @@ class Executor(Protocol):
 
     def abort(self) -> None:
         """Drop tasks not yet started, and stop after the running ones; their outcomes are lost."""
+        ...
+
+    def scorer_stats(self) -> EngineStats | None:
+        """The batches and busy time of scorers the executor runs itself; None when the run's
+        own engine (in this process) does the scoring."""
         ...
 
 
@@ -126,6 +132,9 @@ class ThreadExecutor:
             except queue.Empty:
                 break
         self.close()
+
+    def scorer_stats(self) -> EngineStats | None:
+        return None  # the workers score through the run's engine, which counts for itself
 
     def _start(self) -> None:
         workers = [self._make_worker() for _ in range(self._count)]

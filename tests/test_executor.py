@@ -120,6 +120,9 @@ class InlineExecutor:
     def abort(self):
         pass
 
+    def scorer_stats(self):
+        return None
+
 
 def test_batch_mode_runs_on_any_executor(tiny_config, tmp_path):
     videos = tmp_path / "lib"

@@ -1,0 +1,29 @@
+"""Fault injection for the Ray engine's tests, run in every Ray worker process at start-up.
+
+``ray.init(runtime_env={"worker_process_setup_hook": "ray_hooks.setup", ...})`` makes each worker
+replace ``task.process_one`` with a version that misbehaves on videos named for it: a file
+named ``poison*`` kills the worker process outright, as a segfault or the OOM killer would, and
+``slow*`` takes a second longer, so a test can kill a worker while it is busy with one.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+
+def setup() -> None:
+    from streamthumb import task
+
+    real = task.process_one
+
+    def process_one(video, **kwargs):
+        name = Path(video.listed).name
+        if name.startswith("poison"):
+            os._exit(137)
+        if name.startswith("slow"):
+            time.sleep(1.0)
+        return real(video, **kwargs)
+
+    task.process_one = process_one
