@@ -18,12 +18,13 @@ import dataclasses
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # torch is imported only where a model is built: the decode floor never pays for it
     import torch
 
-__all__ = ["ModelSpec", "LoadedModel", "default_model", "load_model"]
+__all__ = ["ModelSpec", "LoadedModel", "default_model", "load_model", "saved_random"]
 
 RANDOM_SEED = 0
 """Every contender builds bit-identical random weights, so they all run the same model."""
@@ -114,6 +115,34 @@ def load_model(spec: ModelSpec, device: torch.device) -> LoadedModel:
         preprocess_cfg=open_clip.get_model_preprocess_cfg(model),
         device=device,
     )
+
+
+def saved_random(name: str, cache_dir: Path) -> Path:
+    """The random-init ``name`` saved once as an open_clip ``local-dir:`` checkpoint.
+
+    For contenders that load the model the product's way, in another process: the whole-process
+    ``streamthumb pick`` and the Ray engine's scorer actors. Same seed, same weights as
+    ``load_model``.
+    """
+    import json
+
+    import open_clip
+    import torch
+    from safetensors.torch import save_file
+
+    folder = cache_dir / f"{name}-random-init-seed{RANDOM_SEED}"
+    if (folder / "open_clip_config.json").is_file():
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(RANDOM_SEED)
+    with _quiet_open_clip():
+        model = open_clip.create_model(name, pretrained=None)
+    save_file(model.state_dict(), str(folder / "open_clip_model.safetensors"))
+    preprocess = open_clip.get_model_preprocess_cfg(model)
+    config = {"model_cfg": open_clip.get_model_config(name), "preprocess_cfg": preprocess}
+    (folder / ".open_clip_config.json").write_text(json.dumps(config))
+    (folder / ".open_clip_config.json").rename(folder / "open_clip_config.json")  # written last: the marker
+    return folder
 
 
 def _real_weights(spec: ModelSpec, device: torch.device) -> torch.nn.Module:

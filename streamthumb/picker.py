@@ -41,7 +41,7 @@ from .pipeline import SourceStats, StreamPipeline
 from .provenance import provenance
 from .record import Candidate
 from .results import Result
-from .scoring import Scorer, load_scorer
+from .scoring import BackgroundScorer, Scorer, load_scorer
 from .sources import Source, unreadable_hint
 
 __all__ = ["Picker", "pick"]
@@ -404,8 +404,10 @@ def pick(
     with VideoReader(
         source, threads=cfg.decode.threads, keyframes_only=keyframes, timeout=cfg.decode.timeout
     ) as reader:
+        loading = None
         if scorer is None and engine is None:
-            scorer = load_scorer(cfg.scoring, resolve_device(cfg.runtime.device))
+            # Loads beside the decoder: the first candidates need it only after decoding and filtering.
+            scorer = loading = BackgroundScorer(cfg.scoring, resolve_device(cfg.runtime.device))
         model_s = time.perf_counter() - start
         length = _length(reader.info.duration, cfg.decode.max_duration)
         with Picker(
@@ -436,6 +438,8 @@ def pick(
                     raise
                 raise EmptyVideoError(f"{exc}; {hint}") from exc
     total = {**result.stats.timings, "total": time.perf_counter() - start}  # wall time, measured outermost
+    if loading is not None:
+        total["model"] = loading.load_s  # beside the decoder: overlaps the other stages
     return dataclasses.replace(result, stats=dataclasses.replace(result.stats, timings=total))
 
 

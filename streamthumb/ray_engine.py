@@ -217,6 +217,8 @@ class RayExecutor:
         self.peak_in_flight = 0
         self.restarts = 0
         """Decoders replaced after they died."""
+        self.startup_s = 0.0
+        """Seconds spent connecting and starting the actors (their model loads included)."""
 
     # -- Executor --------------------------------------------------------------------------
 
@@ -236,7 +238,9 @@ class RayExecutor:
             ConfigError: the cluster cannot run them.
         """
         if not self._decoders:
+            start = time.perf_counter()
             self._start()
+            self.startup_s = time.perf_counter() - start
         self._launch(task, attempt=0)
 
     def completed(self, *, wait: bool = False) -> list[Outcome]:

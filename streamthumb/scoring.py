@@ -15,19 +15,20 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from typing import Any
 
-import open_clip
 import torch
 import torch.nn.functional as F
 
-from . import _weights
 from .config import ScoringConfig
 from .errors import ModelError
 
-__all__ = ["ClipScorer", "ModelFreeScorer", "Scorer", "load_scorer"]
+__all__ = ["BackgroundScorer", "ClipScorer", "ModelFreeScorer", "Scorer", "load_scorer"]
 
 
 class Scorer(ABC):
@@ -89,6 +90,8 @@ class ClipScorer(Scorer):
         self._precision = precision
         self._prompts = {"positive": list(positive), "negative": list(negative)}
         self._identity = dict(identity or {})
+        from . import _weights  # open_clip is loaded by now: the model exists
+
         self._digest = _weights.FileDigest(weights_path) if weights_path else None
         self._autocast_dtype = _autocast_dtype(device, precision)
         self._positive = self._embed_text(tokenizer, positive)
@@ -173,6 +176,8 @@ def preprocess_tensor(images: torch.Tensor, cfg: dict[str, Any]) -> torch.Tensor
         top = int(round((x.shape[-2] - out_h) / 2.0))
         left = int(round((x.shape[-1] - out_w) / 2.0))
         x = x[..., top : top + out_h, left : left + out_w]
+    import open_clip  # loaded already: a ClipScorer exists
+
     mean = torch.tensor(cfg.get("mean", open_clip.OPENAI_DATASET_MEAN), device=x.device).view(1, 3, 1, 1)
     std = torch.tensor(cfg.get("std", open_clip.OPENAI_DATASET_STD), device=x.device).view(1, 3, 1, 1)
     return (x.clamp_(0.0, 1.0) - mean) / std
@@ -255,6 +260,12 @@ def load_scorer(cfg: ScoringConfig, device: torch.device | str = "cpu") -> Score
     device = torch.device(device)
     if cfg.model == "none":
         return ModelFreeScorer(device)
+    # Imported here, not at the top: open_clip (and torchvision under it) costs 1.5 s to import,
+    # which a BackgroundScorer spends beside the decoder and --model none never spends.
+    import open_clip
+
+    from . import _weights
+
     model, tokenizer = _weights.load_model(cfg, device)
     weights = _weights.weights_file(cfg)
     # The file's name, not its path (which differs between machines); its SHA-256 identifies it.
@@ -270,3 +281,47 @@ def load_scorer(cfg: ScoringConfig, device: torch.device | str = "cpu") -> Score
         identity=identity,
         weights_path=weights,
     )
+
+
+class BackgroundScorer(Scorer):
+    """The configured scorer, loaded on a thread of its own while the caller starts decoding.
+
+    A cold ``pick`` spends seconds importing open_clip, building the model and embedding the
+    prompts, and needs none of it until the first candidates are decoded and filtered: the two
+    overlap. Every method waits for the load and re-raises its error (``ModelError``,
+    ``WeightsUnavailableError``), so a broken model still fails the pick, at its first score.
+
+    Args:
+        cfg: The scoring section of the configuration.
+        device: Where the model runs.
+    """
+
+    def __init__(self, cfg: ScoringConfig, device: torch.device | str = "cpu"):
+        self.device = torch.device(device)
+        self.load_s = 0.0
+        """Seconds the load took, once it is over."""
+        self._future: Future[Scorer] = Future()
+        threading.Thread(target=self._load, args=(cfg,), name="streamthumb-model-load", daemon=True).start()
+
+    def _load(self, cfg: ScoringConfig) -> None:
+        start = time.perf_counter()
+        try:
+            self._future.set_result(load_scorer(cfg, self.device))
+        except BaseException as exc:  # re-raised by every method
+            self._future.set_exception(exc)
+        finally:
+            self.load_s = time.perf_counter() - start
+
+    @property
+    def loaded(self) -> Scorer:
+        """The scorer, once loaded; raises the load's error."""
+        return self._future.result()
+
+    def score(self, images: torch.Tensor) -> torch.Tensor:
+        return self.loaded.score(images)
+
+    def score_and_embed(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        return self.loaded.score_and_embed(images)
+
+    def provenance(self) -> dict[str, Any]:
+        return self.loaded.provenance()

@@ -404,3 +404,41 @@ def test_finish_after_close_is_refused(tiny_config):
     picker.close()
     with pytest.raises(RuntimeError, match="after finish\\(\\) or close\\(\\)"):
         picker.finish()
+
+
+def test_pick_decodes_while_the_model_loads(standard_video, tiny_config, monkeypatch):
+    """A cold pick loads the model on a thread beside the decoder, not before it."""
+    import streamthumb.scoring
+
+    real, loaded_at = streamthumb.scoring.load_scorer, []
+
+    def slow_load(cfg, device):
+        time.sleep(1.0)  # a model that takes a second to load
+        loaded_at.append(time.monotonic())
+        return real(cfg, device)
+
+    monkeypatch.setattr(streamthumb.scoring, "load_scorer", slow_load)
+    first_frame = []
+    result = pick(
+        standard_video[0],
+        tiny_config,
+        on_event=lambda e: first_frame.append(time.monotonic()) if not first_frame else None,
+    )
+    assert len(result.picks) == 3
+    assert first_frame[0] < loaded_at[0]  # frames were decoded before the model was ready
+    assert result.stats.timings["model"] >= 1.0
+
+
+def test_a_model_that_fails_to_load_in_the_background_still_fails_the_pick(standard_video, tiny_config, tmp_path):
+    broken = tiny_config.with_overrides({"scoring.model": f"local-dir:{tmp_path / 'missing'}"})
+    with pytest.raises(ModelError, match="missing"):
+        pick(standard_video[0], broken)
+
+
+def test_importing_the_picker_does_not_import_open_clip():
+    """open_clip (and torchvision) cost 1.5 s to import; a pick starts decoding without them."""
+    import subprocess
+    import sys
+
+    code = "import sys, streamthumb.picker; assert 'open_clip' not in sys.modules, 'open_clip was imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)
