@@ -298,6 +298,63 @@ def _gpu_name(device: torch.device) -> str | None:
     return torch.cuda.get_device_name(device) if device.type == "cuda" else None
 
 
+# -- whole-process contenders: what a user waits for, interpreter start and imports included -----
+
+
+def cold_pick(task: Task) -> dict[str, Any]:
+    """``streamthumb pick --sampling keyframes`` as a fresh process: a user's one-clip wait.
+
+    Random weights go to it as a saved checkpoint (``saved_random``), loaded the product's way.
+    """
+    import sys
+
+    from .models import saved_random
+    from .videos import CACHE_DIR
+
+    if task.model is None:
+        raise ValueError("cold_pick needs a model")
+    model = task.model.name
+    if task.model.random_weights:
+        model = f"local-dir:{saved_random(model, CACHE_DIR / 'models')}"
+    extra = ["--pretrained", task.model.pretrained] if task.model.pretrained else []
+    with tempfile.TemporaryDirectory(prefix="cold-pick-") as out:
+        argv = [sys.executable, "-m", "streamthumb", "pick", task.video, "--sampling", "keyframes", "--quiet"]
+        argv += ["--model", model, *extra, "--device", task.device, "--out", out]
+        return _timed_process(argv, sys.executable)
+
+
+def ffmpeg_thumbnail(task: Task) -> dict[str, Any]:
+    """FFmpeg's ``thumbnail`` filter (one representative frame per 100), as a user runs it."""
+    import shutil
+
+    with tempfile.TemporaryDirectory(prefix="ffmpeg-thumb-") as out:
+        argv = ["ffmpeg", "-v", "error", "-i", task.video, "-vf", "thumbnail", "-frames:v", "1", f"{out}/t.jpg"]
+        return _timed_process(argv, shutil.which("ffmpeg"), "the ffmpeg CLI (apt-get install ffmpeg)")
+
+
+def ffmpegthumbnailer(task: Task) -> dict[str, Any]:
+    """ffmpegthumbnailer's one thumbnail (it seeks to 10 % and skips dark and flat frames)."""
+    import shutil
+
+    with tempfile.TemporaryDirectory(prefix="ffmpegthumbnailer-") as out:
+        argv = ["ffmpegthumbnailer", "-i", task.video, "-o", f"{out}/t.jpg", "-s", "0"]
+        return _timed_process(argv, shutil.which("ffmpegthumbnailer"), "ffmpegthumbnailer (apt-get install it)")
+
+
+def _timed_process(argv: list[str], found: str | None, missing: str = "") -> dict[str, Any]:
+    """Wall and CPU seconds of one whole process; skipped with a note when it is not installed."""
+    import subprocess
+
+    if found is None:
+        return {"skipped": f"needs {missing}"}
+    clock = _Clock()
+    done = subprocess.run(argv, capture_output=True, text=True)
+    timed = clock.stop()
+    if done.returncode != 0:
+        return {"error": f"{' '.join(argv[:3])}... exited {done.returncode}: {done.stderr.strip()[-500:]}"}
+    return {**timed, "whole_process": True}
+
+
 CONTENDERS: dict[str, Callable[[Task], dict[str, Any]]] = {
     "decode_floor": decode_floor,
     "streamthumb": streamthumb_default,
@@ -305,5 +362,8 @@ CONTENDERS: dict[str, Callable[[Task], dict[str, Any]]] = {
     "encode_floor": encode_floor,
     "seed": seed,
     "encoder_sweep": encoder_sweep,
+    "cold_pick": cold_pick,
+    "ffmpeg_thumbnail": ffmpeg_thumbnail,
+    "ffmpegthumbnailer": ffmpegthumbnailer,
 }
 """Contender names, as used in the JSON report."""

@@ -46,7 +46,16 @@ class BenchOptions:
     pretrained: str | None = None
     """Real weights for an architecture name (a tag or a checkpoint file)."""
     device: str = "auto"
-    contenders: tuple[str, ...] = ("decode_floor", "streamthumb", "encode_floor", "keyframes", "seed")
+    contenders: tuple[str, ...] = (
+        "decode_floor",
+        "streamthumb",
+        "encode_floor",
+        "keyframes",
+        "seed",
+        "cold_pick",
+        "ffmpeg_thumbnail",
+        "ffmpegthumbnailer",
+    )
     repeat: int = 1
     """Runs per contender; the fastest counts (noise on a shared machine only adds time)."""
     memory: tuple[VideoSpec, VideoSpec] | None = None

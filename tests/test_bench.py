@@ -43,7 +43,8 @@ def _positive(value: object) -> bool:
 def test_report_has_every_contender(report: dict) -> None:
     (video,) = report["videos"]
     contenders = video["contenders"]
-    expected = ["decode_floor", "streamthumb", "encode_floor", "keyframes"] + (["seed"] if HAS_FFMPEG else [])
+    expected = ["decode_floor", "streamthumb", "encode_floor", "keyframes", "cold_pick"]
+    expected += ["seed", "ffmpeg_thumbnail"] if HAS_FFMPEG else []
     for name in expected:
         assert "error" not in contenders[name], contenders[name].get("error")
         assert _positive(contenders[name]["wall_s"]), name
@@ -52,6 +53,13 @@ def test_report_has_every_contender(report: dict) -> None:
     assert contenders["encode_floor"]["images"] == contenders["streamthumb"]["candidates"] > 0
     assert {"decode", "clip", "total"} <= set(contenders["streamthumb"]["timings"])
     assert report["streamthumb"]["version"]
+    # The whole-process pick pays the interpreter, imports and model load the others do not.
+    assert (
+        contenders["cold_pick"]["whole_process"]
+        and contenders["cold_pick"]["wall_s"] > contenders["keyframes"]["wall_s"]
+    )
+    peer = contenders["ffmpegthumbnailer"]
+    assert "wall_s" in peer or "ffmpegthumbnailer" in peer["skipped"]
 
 
 def test_report_has_ratios(report: dict) -> None:
@@ -77,7 +85,7 @@ def test_real_weights_are_not_labelled_random(report: dict) -> None:
 
 def test_markdown_lists_contenders_and_ratios(report: dict) -> None:
     text = markdown(report)
-    for word in ("decode floor", "encode floor", "streamthumb", "keyframes", "efficiency"):
+    for word in ("decode floor", "encode floor", "streamthumb", "keyframes", "efficiency", "Cold start"):
         assert word in text
 
 
@@ -107,10 +115,14 @@ def test_repeat_keeps_the_fastest_run(tiny_video: Path, tiny_clip_dir: Path) -> 
         repeat=2,
         isolate=False,
     )
-    contenders = run_benchmark(options, log=lambda _: None)["videos"][0]["contenders"]
+    report = run_benchmark(options, log=lambda _: None)
+    contenders = report["videos"][0]["contenders"]
     for name in ("encode_floor", "streamthumb"):
         assert len(contenders[name]["runs_s"]) == 2
         assert contenders[name]["wall_s"] == min(contenders[name]["runs_s"])
+    runs = contenders["streamthumb"]["runs_s"]
+    spread = f"+{(max(runs) - min(runs)) / min(runs):.0%} of 2"
+    assert spread in markdown(report)  # the rounds' spread is shown, so noise reads as noise
 
 
 def test_encoder_sweep_reports_every_point(tiny_clip_dir: Path) -> None:
