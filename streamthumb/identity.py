@@ -25,6 +25,7 @@ from typing import Any
 import streamthumb
 
 from .config import Config, ScoringConfig
+from .urls import is_url
 
 __all__ = [
     "FINGERPRINT_SPAN",
@@ -78,11 +79,14 @@ def file_stamp(path: str | os.PathLike[str]) -> FileStamp:
 
 
 def video_key(path: str) -> str:
-    """The manifest key: the resolved path, except for a broken symlink, then the link itself.
+    """The manifest key: the resolved path, except for a broken symlink, then the link itself,
+    and a URL as it was given.
 
     A broken link's target is not what the user listed and may never exist; keyed by the
     target, the row and the video id would name a file nobody can find. Its folder is resolved.
     """
+    if is_url(path):
+        return path
     if os.path.islink(path) and not os.path.exists(path):
         parent, name = os.path.split(os.path.abspath(path))
         return os.path.join(os.path.realpath(parent), name)

@@ -1,4 +1,4 @@
-"""Where a batch run's videos come from: files, folders walked by extension, ``@lists`` and stdin.
+"""Where a batch run's videos come from: files, URLs, folders walked by extension, ``@lists`` and stdin.
 
 The inputs are streamed, never all held in memory, and checked before any work, so a mistyped
 path stops the run before a manifest exists. An input that holds no video (an empty folder, an
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from .errors import InputError
+from .urls import is_url
 
 __all__ = ["VIDEO_EXTENSIONS", "Input", "Seen", "check_inputs", "iter_inputs"]
 
@@ -58,7 +59,7 @@ def check_inputs(inputs: Sequence[str]) -> None:
         if arg.startswith("@"):
             if not (os.path.isfile(arg[1:]) and os.access(arg[1:], os.R_OK)):
                 raise InputError(f"{arg}: cannot read the list of paths {arg[1:]!r}; check the name after @")
-        elif not os.path.lexists(arg):  # a broken link exists: it gets a row saying it is broken
+        elif not os.path.lexists(arg) and not is_url(arg):  # a broken link gets a row saying so
             raise InputError(f"{arg}: no such file or folder")
 
 
@@ -92,8 +93,9 @@ def _iter_listed(lines: TextIO, exts: frozenset[str], name: str) -> Iterator[Inp
 
 
 def _iter_path(path: str, exts: frozenset[str]) -> Iterator[Input]:
-    """The videos of ``path``; a folder that holds none yields a warning instead."""
-    if not os.path.isdir(path):
+    """The videos of ``path``; a folder that holds none yields a warning instead. A URL is one
+    video (an http(s) URL FFmpeg opens: every node of a cluster can read it)."""
+    if is_url(path) or not os.path.isdir(path):
         yield Input(path)  # missing files and broken links fail with the decoder's reason
         return
     found = 0

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import io
 import os
-import re
 from pathlib import Path
 from typing import IO, Union
 
 import av
 
+from . import urls
 from .errors import VideoOpenError
 
 __all__ = ["PIPE_HINT", "RANGE_HINT", "Source", "is_stream", "is_url", "open_source", "source_name", "unreadable_hint"]
@@ -32,7 +32,6 @@ __all__ = ["PIPE_HINT", "RANGE_HINT", "Source", "is_stream", "is_url", "open_sou
 Source = Union[str, "os.PathLike[str]", IO[bytes], io.RawIOBase, io.BufferedIOBase]
 """A path, a URL, or a binary file-like object open for reading."""
 
-_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 RANGE_HINT = (
     "an MP4 with its index at the end needs a server that answers Range requests; or remux it with -movflags +faststart"
 )
@@ -44,7 +43,7 @@ PIPE_HINT = (
 
 def is_url(source: Source) -> bool:
     """Whether ``source`` is a URL (``scheme://...``) rather than a local path."""
-    return isinstance(source, str) and bool(_URL.match(source)) and not os.path.exists(source)
+    return isinstance(source, str) and urls.is_url(source)
 
 
 def is_stream(source: Source) -> bool:

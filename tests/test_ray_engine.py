@@ -244,3 +244,21 @@ def test_engine_ray_without_the_extra_says_how_to_install_it(monkeypatch, tiny_c
     assert code == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert 'pip install -e ".[ray]"' in line
+
+
+def test_urls_are_inputs_on_every_engine_and_done_ones_are_skipped(cluster, tiny_config, tmp_path):
+    """On a cluster the inputs are what every node can read: shared paths, or URLs."""
+    from bench.loopback import file_server
+
+    lib = library(tmp_path / "lib", ["a", "b"])
+    with file_server(lib) as root:
+        listing = tmp_path / "urls.txt"
+        listing.write_text(f"{root}/a.mp4\n{root}/missing.mp4\n")
+        inputs = [f"{root}/b.mp4", f"@{listing}"]
+        summary = run_batch(inputs, tmp_path / "out", tiny_config, workers=1, executor=on_ray(tiny_config))
+        assert (summary.done, summary.failed) == (2, 1)
+        with Manifest(tmp_path / "out" / DB_NAME, readonly=True) as manifest:
+            keys = {r.path: r.status for r in manifest.records()}
+        assert keys == {f"{root}/a.mp4": "done", f"{root}/b.mp4": "done", f"{root}/missing.mp4": "failed"}
+        again = run_batch(inputs, tmp_path / "out", tiny_config, workers=1)  # the local engine, the same rows
+        assert (again.done, again.skipped) == (0, 3)
