@@ -119,6 +119,14 @@ def _add_engine_options(b: argparse.ArgumentParser) -> None:
         metavar="N",
         help="Ray: retries of a video whose worker died, before it is recorded failed (default: %(default)s)",
     )
+    g.add_argument(
+        "--video-timeout",
+        type=float,
+        default=3600.0,
+        metavar="S",
+        help="Ray: a decoder stuck on one video longer than this is stopped and the video retried "
+        "(default: %(default)g s)",
+    )
 
 
 def _executor(args: argparse.Namespace, config: Any) -> tuple[Any, int]:
@@ -130,7 +138,11 @@ def _executor(args: argparse.Namespace, config: Any) -> tuple[Any, int]:
     except ImportError as exc:
         raise ConfigError(f'--engine ray needs the ray extra ({exc.name} is missing): pip install -e ".[ray]"') from exc
     options = RayOptions(
-        address=args.address, scorers=args.scorers, gpus_per_scorer=args.gpus_per_scorer, retries=args.retries
+        address=args.address,
+        scorers=args.scorers,
+        gpus_per_scorer=args.gpus_per_scorer,
+        retries=args.retries,
+        video_timeout_s=args.video_timeout,
     )
     return functools.partial(RayExecutor, config=config, options=options), args.decoders or args.workers
 

@@ -33,7 +33,7 @@ import itertools
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import ray
@@ -70,6 +70,9 @@ class RayOptions:
     """How long a decoder waits for a lost scorer to come back before its video is retried."""
     batch_timeout_s: float = 600.0
     """The longest one scoring call may take before it counts as lost."""
+    video_timeout_s: float = 3600.0
+    """The longest one video may take on a decoder: a decoder stuck longer is killed, and the
+    video retried like one whose decoder died."""
 
     def __post_init__(self) -> None:
         if self.scorers < 1:
@@ -78,6 +81,8 @@ class RayOptions:
             raise ConfigError(f"--gpus-per-scorer must be >= 0, got {self.gpus_per_scorer}")
         if self.retries < 0:
             raise ConfigError(f"--retries must be >= 0, got {self.retries}")
+        if self.video_timeout_s <= 0:
+            raise ConfigError(f"--video-timeout must be > 0, got {self.video_timeout_s:g}")
 
 
 class ScorerLost(StreamthumbError):
@@ -179,6 +184,9 @@ class _Running:
     task: VideoTask
     decoder: int
     attempt: int
+    started: float = field(default_factory=time.monotonic)
+    overdue: bool = False
+    """Its decoder was killed for taking longer than ``video_timeout_s``."""
 
 
 class RayExecutor:
@@ -370,7 +378,16 @@ class RayExecutor:
             if ready or not block:
                 more, _ = ray.wait(list(self._running), num_returns=len(self._running), timeout=0)
                 return list({*ready, *more})
+            self._stop_overdue()
         return []
+
+    def _stop_overdue(self) -> None:
+        """Kill decoders stuck on one video past ``video_timeout_s``; their refs then fail."""
+        now = time.monotonic()
+        for job in self._running.values():
+            if not job.overdue and now - job.started > self._options.video_timeout_s:
+                job.overdue = True
+                ray.kill(self._decoders[job.decoder], no_restart=True)
 
     def _collect(self, ref: Any) -> Outcome | None:
         """The outcome of a finished ref, or None when its video was sent to run again."""
@@ -392,12 +409,9 @@ class RayExecutor:
             self.restarts += 1
         if job.attempt >= self._options.retries:
             tries = job.attempt + 1
-            return Outcome(
-                job.task,
-                None,
-                {},
-                error=f"{job.task.listed}: gave up after {tries} attempt{'s' if tries != 1 else ''}: {_cause(exc)}",
-            )
+            why = f"it took longer than {self._options.video_timeout_s:g} s" if job.overdue else _cause(exc)
+            attempts = f"{tries} attempt{'s' if tries != 1 else ''}"
+            return Outcome(job.task, None, {}, error=f"{job.task.listed}: gave up after {attempts}: {why}")
         self._launch(job.task, job.attempt + 1)
         return None
 

@@ -3,7 +3,8 @@
 ``ray.init(runtime_env={"worker_process_setup_hook": "ray_hooks.setup", ...})`` makes each worker
 replace ``task.process_one`` with a version that misbehaves on videos named for it: a file
 named ``poison*`` kills the worker process outright, as a segfault or the OOM killer would, and
-``slow*`` takes a second longer, so a test can kill a worker while it is busy with one.
+``slow*`` takes a second longer, so a test can kill a worker while it is busy with one, and
+``stuck*`` hangs for a minute, as a decoder stuck on a stalled source would.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ def setup() -> None:
             os._exit(137)
         if name.startswith("slow"):
             time.sleep(1.0)
+        if name.startswith("stuck"):
+            time.sleep(60.0)
         return real(video, **kwargs)
 
     task.process_one = process_one

@@ -262,3 +262,12 @@ def test_urls_are_inputs_on_every_engine_and_done_ones_are_skipped(cluster, tiny
         assert keys == {f"{root}/a.mp4": "done", f"{root}/b.mp4": "done", f"{root}/missing.mp4": "failed"}
         again = run_batch(inputs, tmp_path / "out", tiny_config, workers=1)  # the local engine, the same rows
         assert (again.done, again.skipped) == (0, 3)
+
+
+def test_a_video_stuck_past_its_timeout_is_stopped_and_recorded(cluster, tiny_config, tmp_path):
+    lib = library(tmp_path / "lib", ["a", "stuck"])
+    options = RayOptions(retries=0, video_timeout_s=5.0)  # "stuck" hangs for a minute
+    summary = run_batch([str(lib)], tmp_path / "out", tiny_config, workers=1, executor=on_ray(tiny_config, options))
+    assert (summary.done, summary.failed) == (1, 1)
+    (failure,) = summary.failures
+    assert failure.path.endswith("stuck.mp4") and "took longer than 5 s" in failure.reason
