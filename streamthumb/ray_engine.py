@@ -159,6 +159,9 @@ class _DecoderActor:
     """Runs ``process_one`` for one video at a time, scoring through the scorers."""
 
     def __init__(self, config: Config, scorers: Sequence[Any], options: RayOptions):
+        if config.decode.threads == 0:
+            # "One per core" would be every core of the node for each decoder: it reserved one.
+            config = config.with_overrides({"decode.threads": 1})
         provenance = ray.get(scorers[0].provenance.remote(), timeout=options.scorer_wait_s)
         self._scorer = _RemoteScorer(scorers, provenance, options)
         self._engine = InferenceEngine(self._scorer, max_batch=config.runtime.batch_size)
