@@ -101,6 +101,11 @@ class InferenceEngine:
     def stats(self) -> EngineStats:
         return EngineStats(self._batches, self._images, self._busy_s)
 
+    @property
+    def ready(self) -> bool:
+        """False while the scorer's model is still loading: a submit would wait for it."""
+        return self.scorer.ready
+
     def close(self) -> None:
         """Finish queued requests and stop the thread; safe to call twice."""
         if self._thread.is_alive():

@@ -111,6 +111,7 @@ class Picker:
             self._pipe = StreamPipeline(
                 cfg,
                 score=lambda images: engine.submit(images).result(),
+                scorer_ready=lambda: engine.ready,
                 device=engine.device,
                 bonuses=bonuses,
                 fps=fps,

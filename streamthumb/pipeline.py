@@ -68,6 +68,8 @@ class StreamPipeline:
     Args:
         config: Pipeline settings.
         score: Scores a batch of views that passed the filters.
+        scorer_ready: False while ``score`` would wait for a model still loading: the face
+            search then runs first, on time that would otherwise be spent waiting.
         device: Where the filters run (the scorer's device).
         bonuses: Score bonuses, such as faces.
         fps: The stream's nominal frame rate.
@@ -83,6 +85,7 @@ class StreamPipeline:
         config: Config,
         *,
         score: ScoreFn,
+        scorer_ready: Callable[[], bool] = lambda: True,
         device: torch.device,
         bonuses: Sequence[Bonus] = (),
         fps: float = 25.0,
@@ -95,6 +98,7 @@ class StreamPipeline:
         self.fps = fps if fps and fps > 0 else 25.0
         self.video = video
         self._score, self._device, self._on_event = score, device, on_event
+        self._scorer_ready = scorer_ready
         self._filters: list[Filter] = make_filters(cfg)
         self._bonuses = list(bonuses)
         keyframes = cfg.decode.sampling == "keyframes"
@@ -216,12 +220,20 @@ class StreamPipeline:
             dropped.release()
 
     def _score_and_offer(self, cands: list[Candidate], images: torch.Tensor) -> None:
-        self._score_candidates(cands, images)
+        early = not self._scorer_ready()
+        if early:
+            # A cold start: the model is still loading. Searching faces now costs nothing
+            # (OpenCV runs beside the load's imports), where later it would follow the scores.
+            for cand in cands:
+                cand.score = 0.0  # the bonuses add to it; the scores are added below
+            self._apply_bonuses(cands)
+        self._score_candidates(cands, images, keep_bonuses=early)
         for cand in cands:
             for dropped in self.selector.offer(cand):
                 dropped.release()
 
-    def _score_candidates(self, cands: list[Candidate], images: torch.Tensor) -> None:
+    def _score_candidates(self, cands: list[Candidate], images: torch.Tensor, *, keep_bonuses: bool = False) -> None:
+        """Score, and add the quality terms; ``keep_bonuses``: the bonuses already in ``score`` stay."""
         start = time.perf_counter()
         scores, embeddings = self._score(images)
         self.eval_timings["clip"] += time.perf_counter() - start
@@ -231,7 +243,7 @@ class StreamPipeline:
             terms = quality_terms(cand.signals)
             for name, term in terms.items():
                 cand.measure(f"q_{name}", term)
-            cand.score = value + weighted(terms, self.config.quality)
+            cand.score = value + weighted(terms, self.config.quality) + (cand.score if keep_bonuses else 0.0)
             cand.embedding = None if embeddings is None else embeddings[i]
 
     def _apply_bonuses(self, cands: Sequence[Candidate]) -> None:

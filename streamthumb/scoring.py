@@ -54,6 +54,11 @@ class Scorer(ABC):
         weights, how frames were prepared. Scorers that know more override it."""
         return {"scorer": type(self).__name__}
 
+    @property
+    def ready(self) -> bool:
+        """False while a score would wait for the model to load (``BackgroundScorer``)."""
+        return True
+
 
 class ClipScorer(Scorer):
     """An OpenCLIP model with its prompts embedded once.
@@ -316,6 +321,10 @@ class BackgroundScorer(Scorer):
     def loaded(self) -> Scorer:
         """The scorer, once loaded; raises the load's error."""
         return self._future.result()
+
+    @property
+    def ready(self) -> bool:
+        return self._future.done()
 
     def score(self, images: torch.Tensor) -> torch.Tensor:
         return self.loaded.score(images)

@@ -427,6 +427,34 @@ def test_pick_decodes_while_the_model_loads(standard_video, tiny_config, monkeyp
     assert len(result.picks) == 3
     assert first_frame[0] < loaded_at[0]  # frames were decoded before the model was ready
     assert result.stats.timings["model"] >= 1.0
+    # Faces were searched while it loaded, and the scores are the ones a loaded model gives.
+    warm = pick(standard_video[0], tiny_config, scorer=real(tiny_config.scoring, "cpu"))
+    assert [(p.candidate.t, p.candidate.score) for p in result.picks] == pytest.approx(
+        [(p.candidate.t, p.candidate.score) for p in warm.picks]
+    )
+    faced = [c for c in result.candidates if c.faces]
+    assert faced and {c.t for c in faced} == {c.t for c in warm.candidates if c.faces}
+
+
+def test_faces_are_searched_while_the_model_loads(standard_video, tiny_config, monkeypatch):
+    import streamthumb.scoring
+    from streamthumb.faces import HaarFaceDetector
+
+    real, loaded_at, searched_at = streamthumb.scoring.load_scorer, [], []
+
+    def slow_load(cfg, device):
+        time.sleep(1.5)
+        loaded_at.append(time.monotonic())
+        return real(cfg, device)
+
+    class Timed(HaarFaceDetector):
+        def detect_faces(self, images):
+            searched_at.append(time.monotonic())
+            return super().detect_faces(images)
+
+    monkeypatch.setattr(streamthumb.scoring, "load_scorer", slow_load)
+    pick(standard_video[0], tiny_config, face_detector=Timed())
+    assert searched_at and searched_at[0] < loaded_at[0]
 
 
 def test_a_model_that_fails_to_load_in_the_background_still_fails_the_pick(standard_video, tiny_config, tmp_path):
