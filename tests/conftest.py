@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -92,3 +96,21 @@ class BrightnessScorer(Scorer):
 @pytest.fixture
 def constant_scorer() -> ConstantScorer:
     return ConstantScorer()
+
+
+def sigkill_when(proc: subprocess.Popen, ready: Callable[[], bool], *, what: str, timeout: float = 180.0) -> None:
+    """SIGKILL ``proc`` as soon as ``ready()`` holds, as a crash would; fail if it ends first.
+
+    ``proc`` must have ``stderr=PIPE``: its stderr is shown when it ended before the kill.
+    The timeout is a hang guard, not a speed check.
+    """
+    try:
+        deadline = time.monotonic() + timeout
+        while not ready():
+            assert proc.poll() is None, f"the run ended before it could be killed: {proc.stderr.read().decode()}"
+            assert time.monotonic() < deadline, f"{what} never happened"
+            time.sleep(0.02)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        proc.stderr.close()

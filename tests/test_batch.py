@@ -6,12 +6,10 @@ import io
 import os
 import re
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +19,7 @@ import pytest
 import yaml
 
 import synthetic
-from conftest import ConstantScorer
+from conftest import ConstantScorer, sigkill_when
 from streamthumb import ConfigError, InputError, batch, cli, task
 from streamthumb.batch import VideoDone, run_batch
 from streamthumb.engine import InferenceEngine
@@ -223,16 +221,7 @@ def test_sigkill_mid_run_then_rerun_does_each_video_once(library, tiny_yaml, tmp
     out = tmp_path / "thumbs"
     argv = ["batch", *library.inputs, "--out", str(out), "--config", str(tiny_yaml), "-k", str(K), "--quiet"]
     proc = subprocess.Popen([*ENTRY, *argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 120  # a hang guard, not a speed check
-        while _count_done(out / DB_NAME) < 3:
-            assert proc.poll() is None, f"the run ended before it could be killed: {proc.stderr.read().decode()}"
-            assert time.monotonic() < deadline, "no video finished"
-            time.sleep(0.02)
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        proc.stderr.close()
+    sigkill_when(proc, lambda: _count_done(out / DB_NAME) >= 3, what="three finished videos", timeout=120)
     killed = records(out / DB_NAME)
     assert any(r.status == "pending" for r in killed.values()) or len(killed) < len(library.good) + len(library.broken)
     assert streamthumb(*argv) == 1

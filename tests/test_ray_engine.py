@@ -7,7 +7,6 @@ killed mid-video.
 """
 
 import os
-import signal
 import subprocess
 import sys
 import textwrap
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import sigkill_when
 from streamthumb import ConfigError, ModelError, cli
 from streamthumb.batch import VideoDone, run_batch
 from streamthumb.library import DB_NAME, Manifest
@@ -208,16 +208,7 @@ def test_sigkill_of_the_driver_then_rerun_resumes_exactly(tiny_clip_dir, tmp_pat
         "--model", f"local-dir:{tiny_clip_dir}", "--device", "cpu",
     ]  # fmt: skip
     proc = subprocess.Popen([sys.executable, "-c", DRIVER, json.dumps(RUNTIME_ENV), *argv], stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 180  # a hang guard, not a speed check
-        while "done" not in _statuses(out / DB_NAME):
-            assert proc.poll() is None, f"the run ended before it could be killed: {proc.stderr.read().decode()}"
-            assert time.monotonic() < deadline, "no video finished"
-            time.sleep(0.05)
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        proc.stderr.close()
+    sigkill_when(proc, lambda: "done" in _statuses(out / DB_NAME), what="a finished video")
     killed = rows(out / DB_NAME)
     assert any(status == "pending" for status, _, _ in killed.values())
     assert cli.main([*argv[:4], "--engine", "local", *argv[6:]]) == 0  # the other engine finishes it
