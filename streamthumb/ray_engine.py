@@ -70,6 +70,9 @@ class RayOptions:
     """How long a decoder waits for a lost scorer to come back before its video is retried."""
     batch_timeout_s: float = 600.0
     """The longest one scoring call may take before it counts as lost."""
+    startup_timeout_s: float = 900.0
+    """How long the scorers may take to load the model at the start (a first download of the
+    weights on every node can take minutes)."""
     video_timeout_s: float = 3600.0
     """The longest one video may take on a decoder: a decoder stuck longer is killed, and the
     video retried like one whose decoder died."""
@@ -162,7 +165,7 @@ class _DecoderActor:
         if config.decode.threads == 0:
             # "One per core" would be every core of the node for each decoder: it reserved one.
             config = config.with_overrides({"decode.threads": 1})
-        provenance = ray.get(scorers[0].provenance.remote(), timeout=options.scorer_wait_s)
+        provenance = ray.get(scorers[0].provenance.remote(), timeout=options.startup_timeout_s)
         self._scorer = _RemoteScorer(scorers, provenance, options)
         self._engine = InferenceEngine(self._scorer, max_batch=config.runtime.batch_size)
         self._work: Worker = make_worker(config, self._engine)
@@ -298,14 +301,15 @@ class RayExecutor:
             max_concurrency=max(4, 2 * self._count),
         )
         self._scorers = [scorer_cls.remote(self._config, self._count) for _ in range(self._options.scorers)]
+        wait = self._options.startup_timeout_s
         try:
-            ray.get([s.provenance.remote() for s in self._scorers], timeout=self._options.scorer_wait_s)
+            ray.get([s.provenance.remote() for s in self._scorers], timeout=wait)
         except RayActorError as exc:
             self._stop()
             raise ModelError(_cause(exc)) from exc
         except GetTimeoutError as exc:
             self._stop()
-            raise ModelError(f"the scorers did not start within {self._options.scorer_wait_s:g} s") from exc
+            raise ModelError(f"the scorers did not load the model within {wait:g} s") from exc
         self._decoders = [self._new_decoder() for _ in range(self._count)]
 
     def _connect(self) -> None:
