@@ -233,6 +233,8 @@ class RayExecutor:
         """Decoders replaced after they died."""
         self.startup_s = 0.0
         """Seconds spent connecting and starting the actors (their model loads included)."""
+        if options.address is not None:
+            self._connect()  # an unreachable cluster fails the run before any row is touched
 
     # -- Executor --------------------------------------------------------------------------
 
