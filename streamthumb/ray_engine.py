@@ -436,8 +436,8 @@ def _cause(exc: BaseException) -> str:
     if isinstance(exc, ScorerLost):
         return "its scorer was lost"
     if isinstance(exc, RayActorError):
-        text = str(exc)
-        if "ModelError" in text or "WeightsUnavailableError" in text:
-            return text.strip().splitlines()[-1].split(": ", 1)[-1]
+        text = str(exc).strip()
+        if "error raised in its creation task" in text:  # its __init__ raised: say what
+            return text.splitlines()[-1].split(": ", 1)[-1]
         return "its worker died (killed, out of memory, or its node was lost)"
     return f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}"
