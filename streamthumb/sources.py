@@ -110,6 +110,8 @@ def _open_url(url: str, timeout: float) -> av.container.InputContainer:
     try:
         # PyAV's timeout interrupts FFmpeg's blocking I/O: (connect, each read) in seconds.
         return av.open(url, mode="r", metadata_errors="ignore", timeout=(timeout, timeout))
+    except av.ProtocolNotFoundError:
+        return _open_fsspec(url)
     except av.ExitError as exc:  # the interrupt fired
         raise VideoOpenError(f"{url}: no answer within {timeout:g} s (decode.timeout)") from exc
     except av.FFmpegError as exc:
@@ -118,8 +120,32 @@ def _open_url(url: str, timeout: float) -> av.container.InputContainer:
         raise VideoOpenError(f"{url}: cannot open ({exc})") from exc
 
 
-def _open_stream(stream: IO[bytes] | io.RawIOBase | io.BufferedIOBase) -> av.container.InputContainer:
-    name = source_name(stream)
+def _open_fsspec(url: str) -> av.container.InputContainer:
+    """A URL FFmpeg has no protocol for (``s3://``, ``gs://``, ``az://``...), read through fsspec.
+
+    FFmpeg's own protocols (http, https, rtmp, srt...) go to FFmpeg; object stores, which a
+    cluster's nodes share, need fsspec and the store's package (s3fs, gcsfs, adlfs).
+    """
+    import fsspec
+
+    scheme = url.split("://", 1)[0]
+    try:
+        handle = fsspec.open(url, "rb").open()
+    except ImportError as exc:  # fsspec knows the store; its package is not installed
+        raise VideoOpenError(f"{url}: reading {scheme}:// needs fsspec's package for it ({exc})") from exc
+    except ValueError as exc:
+        raise VideoOpenError(f"{url}: neither FFmpeg nor fsspec can read {scheme}:// URLs") from exc
+    except FileNotFoundError as exc:
+        raise VideoOpenError(f"{url}: no such object") from exc
+    except OSError as exc:
+        raise VideoOpenError(f"{url}: cannot open ({exc})") from exc
+    return _open_stream(handle, url)  # the container holds the handle; it closes when collected
+
+
+def _open_stream(
+    stream: IO[bytes] | io.RawIOBase | io.BufferedIOBase, name: str | None = None
+) -> av.container.InputContainer:
+    name = name or source_name(stream)
     if not callable(getattr(stream, "read", None)):
         raise VideoOpenError(f"{name}: not a readable binary file-like object ({type(stream).__name__})")
     try:

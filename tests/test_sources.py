@@ -224,3 +224,41 @@ class Breaks(io.BytesIO):
 def test_a_source_whose_reads_fail_gives_what_came_before_flagged_truncated(clips):
     result = run(Breaks(clips["mp4"].read_bytes()))
     assert result.stats.truncated and result.picks and result.duration < 20
+
+
+@pytest.fixture
+def object_store(clips):
+    """fsspec's in-memory filesystem standing in for s3:// or gs:// (no network, same code path)."""
+    import fsspec
+
+    store = fsspec.filesystem("memory")
+    store.pipe("/bucket/clip.mp4", clips["mp4"].read_bytes())
+    yield "memory://bucket"
+    store.rm("/bucket", recursive=True)
+
+
+def test_an_object_store_url_ffmpeg_cannot_open_is_read_through_fsspec(clips, object_store):
+    result = run(f"{object_store}/clip.mp4")
+    assert result.video == f"{object_store}/clip.mp4"
+    assert picks(result) == picks(run(clips["mp4"]))
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("memory://bucket/missing.mp4", "no such object"),
+        ("nosuchscheme://bucket/a.mp4", "neither FFmpeg nor fsspec can read nosuchscheme://"),
+    ],
+)
+def test_object_store_failures_are_one_line(object_store, url, says):
+    with pytest.raises(VideoOpenError) as info:
+        run(url)
+    assert says in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_batch_of_object_store_urls(object_store, tmp_path):
+    from streamthumb.batch import run_batch
+
+    summary = run_batch([f"{object_store}/clip.mp4", f"{object_store}/missing.mp4"], tmp_path / "out", CONFIG)
+    assert (summary.done, summary.failed) == (1, 1)
+    assert "no such object" in summary.failures[0].reason
