@@ -44,32 +44,30 @@ def make_library(count: int, seconds: int, width: int, height: int) -> list[str]
 
 Setting = tuple[str, int]
 """(engine, workers)."""
+Try = tuple[BatchSummary, float]
+"""One run's summary and the seconds it spent starting Ray actors (0 for the local engine)."""
 
 
 def bench(
     videos: list[str], configs: dict[str, Config], scorer: Scorer, settings: list[Setting], repeat: int
-) -> dict[Setting, list[BatchSummary]]:
-    runs: dict[Setting, list[BatchSummary]] = {s: [] for s in settings}
+) -> dict[Setting, list[Try]]:
+    runs: dict[Setting, list[Try]] = {s: [] for s in settings}
     with tempfile.TemporaryDirectory(prefix="streamthumb-bench-") as tmp:
         run_batch(videos[:1], Path(tmp) / "warmup", configs["local"], workers=1, scorer=scorer)  # first-call costs
         for r in range(repeat):
             for engine, w in settings:
                 out = Path(tmp) / f"{engine}-w{w}-r{r}"
-                summary = _run(engine, videos, out, configs[engine], w, scorer)
+                summary, startup = _run(engine, videos, out, configs[engine], w, scorer)
                 if summary.failed:
                     raise SystemExit(f"benchmark videos failed: {summary.failures}")
-                runs[(engine, w)].append(summary)
+                runs[(engine, w)].append((summary, startup))
                 shutil.rmtree(out)
     return runs
 
 
-_STARTUP: dict[int, float] = {}
-"""Seconds each Ray try spent starting its actors, by ``id`` of its summary."""
-
-
-def _run(engine: str, videos: list[str], out: Path, config: Config, workers: int, scorer: Scorer) -> BatchSummary:
+def _run(engine: str, videos: list[str], out: Path, config: Config, workers: int, scorer: Scorer) -> Try:
     if engine == "local":
-        return run_batch(videos, out, config, workers=workers, scorer=scorer)
+        return run_batch(videos, out, config, workers=workers, scorer=scorer), 0.0
     from streamthumb.ray_engine import RayExecutor
 
     made: list[RayExecutor] = []
@@ -79,15 +77,14 @@ def _run(engine: str, videos: list[str], out: Path, config: Config, workers: int
         return made[-1]
 
     summary = run_batch(videos, out, config, workers=workers, executor=factory)
-    _STARTUP[id(summary)] = made[0].startup_s if made else 0.0
-    return summary
+    return summary, made[0].startup_s if made else 0.0
 
 
-def report(runs: dict[Setting, list[BatchSummary]]) -> list[dict[str, object]]:
+def report(runs: dict[Setting, list[Try]]) -> list[dict[str, object]]:
     rows = []
-    for (engine, w), summaries in runs.items():
-        median = sorted(summaries, key=lambda s: s.wall_s)[len(summaries) // 2]
-        startup = _STARTUP.get(id(median), 0.0)
+    for (engine, w), tries in runs.items():
+        median, startup = sorted(tries, key=lambda t: t[0].wall_s)[len(tries) // 2]
+        summaries = [summary for summary, _ in tries]
         rows.append(
             {
                 "engine": engine,

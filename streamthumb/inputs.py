@@ -94,7 +94,7 @@ def _iter_listed(lines: TextIO, exts: frozenset[str], name: str) -> Iterator[Inp
 
 def _iter_path(path: str, exts: frozenset[str]) -> Iterator[Input]:
     """The videos of ``path``; a folder that holds none yields a warning instead. A URL is one
-    video (an http(s) URL FFmpeg opens: every node of a cluster can read it)."""
+    video (http(s) through FFmpeg, object stores through fsspec: every node of a cluster reads it)."""
     if is_url(path) or not os.path.isdir(path):
         yield Input(path)  # missing files and broken links fail with the decoder's reason
         return

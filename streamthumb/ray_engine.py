@@ -403,7 +403,7 @@ class RayExecutor:
         job = self._running.pop(ref)
         try:
             outcome: Outcome = ray.get(ref, timeout=self._options.batch_timeout_s)
-        except (RayActorError, ScorerLost, RayError) as exc:
+        except RayError as exc:  # a dead actor, a lost scorer (ScorerLost), a lost object
             return self._failed_attempt(job, exc)
         finally:
             self._feed()
