@@ -78,18 +78,18 @@ class LoadedModel:
 
     def scorer(self, precision: str = "auto") -> Any:
         """The model as a ``streamthumb.ClipScorer`` with the default prompts."""
-        import streamthumb
         from streamthumb.config import ScoringConfig
+        from streamthumb.scoring import ClipScorer, embed_prompts
 
-        cfg = ScoringConfig()
-        return streamthumb.ClipScorer(
-            self.model,
-            tokenizer=self.tokenizer,
+        cfg = ScoringConfig(precision=precision)  # type: ignore[arg-type]
+        model = self.model.eval().requires_grad_(False)
+        return ClipScorer(
+            model.encode_image,
+            prompts=embed_prompts(model, self.tokenizer, cfg, self.device),
             preprocess=self.preprocess_cfg,
-            positive=cfg.positive,
-            negative=cfg.negative,
             device=self.device,
             precision=precision,
+            model=model,
         )
 
 

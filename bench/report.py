@@ -184,9 +184,12 @@ def _cold_start_lines(videos: list[Mapping[str, Any]]) -> str:
             for name in ("ffmpeg_thumbnail", "ffmpegthumbnailer")
             if "wall_s" in c.get(name, {})
         )
+        first = c["cold_pick"].get("first_wall_s")
         lines.append(
             f"- {video['name']}: `streamthumb pick --sampling keyframes`, whole process, {cold:.2f} s "
-            f"(target {COLD_START_TARGET_S:g} s)" + (f"; one image: {peers}" if peers else "")
+            f"(target {COLD_START_TARGET_S:g} s)"
+            + (f", {first:.2f} s the first time (filling the encoder cache)" if first else "")
+            + (f"; one image: {peers}" if peers else "")
         )
     return "Cold start (a fresh process, imports and model load included):\n\n" + "\n".join(lines) if lines else ""
 

@@ -52,7 +52,7 @@ _TELLING_KEYS = ("visual.conv1.weight", "visual.proj", "text_projection", "token
 """State-dict keys whose shapes name an architecture; a mismatch example prefers them."""
 
 _LOAD_LOCK = threading.RLock()
-"""Serialises loads: ``_quiet_third_party`` and ``_hub_offline`` swap process-wide logging and hub state."""
+"""Serialises loads: ``quiet_third_party`` and ``_hub_offline`` swap process-wide logging and hub state."""
 
 _log = logging.getLogger("streamthumb.scoring")
 """Where the load's diverted chatter goes: ``load_scorer`` documents this logger, so the move here kept its name."""
@@ -78,7 +78,7 @@ def load_model(
             were configured.
         ModelError: the model name is unknown or the checkpoint does not fit the model.
     """
-    with _quiet_third_party():
+    with quiet_third_party():
         name, pretrained = _resolve_weights(cfg)
         offline = _check_hub(cfg, name, pretrained)
         with _hub_offline(offline):
@@ -105,6 +105,27 @@ def weights_file(cfg: ScoringConfig) -> Path | None:
     except (StreamthumbError, OSError):
         return None
     return found[0] if found else None
+
+
+def source_files(cfg: ScoringConfig, weights: Path) -> list[Path]:
+    """The files a model built from ``cfg`` depends on, for ``encoder_cache`` to watch: the
+    checkpoint, a ``local-dir:`` folder's config, and the hub's pointer to the revision in use."""
+    files = [weights]
+    schema, ident = parse_model_name(cfg.model)
+    if schema == "local-dir":
+        files.append(Path(ident) / "open_clip_config.json")
+    if weights.parent.parent.name == "snapshots":  # the hub cache: <repo>/snapshots/<commit>/<file>
+        files.append(weights.parent.parent.parent / "refs" / "main")
+    return [f.absolute() for f in files if f.is_file()]
+
+
+def encodes_with_visual(model: torch.nn.Module) -> bool:
+    """Whether the model's image features are its image tower's output (CLIP and CustomTextCLIP,
+    not CoCa), so the tower alone can stand in for ``encode_image``."""
+    from open_clip.model import CLIP, CustomTextCLIP
+
+    encode = getattr(type(model), "encode_image", None)
+    return encode in (CLIP.encode_image, CustomTextCLIP.encode_image) and hasattr(model, "visual")
 
 
 class FileDigest:
@@ -366,7 +387,7 @@ def _cache_location(cfg: ScoringConfig) -> str:
 
 
 @contextlib.contextmanager
-def _quiet_third_party() -> Iterator[None]:
+def quiet_third_party() -> Iterator[None]:
     """Send what open_clip and the hub log, warn and draw during a load to our DEBUG log.
 
     A library prints nothing, and the load is where open_clip and the hub would. Everything is

@@ -40,7 +40,9 @@ __all__ = [
 
 FINGERPRINT_SPAN = 1 << 20
 """Bytes hashed at each end of a file: enough to see a re-encode, cheap on network drives."""
-OUTPUT_NEUTRAL = frozenset({"runtime", "decode.threads", "decode.timeout", "scoring.cache_dir"})
+OUTPUT_NEUTRAL = frozenset(
+    {"runtime", "decode.threads", "decode.timeout", "scoring.cache_dir", "scoring.encoder_cache"}
+)
 """Dotted config keys (a section name stands for all of it) that change speed or where files
 live, never the picks: ``config_hash`` leaves them out. A field not listed counts, so a new
 one forgotten here costs a redo, never a stale thumbnail."""

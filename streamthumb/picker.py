@@ -32,6 +32,7 @@ from typing import Any
 from ._device import resolve_device
 from .config import Config
 from .decode import Frame, VideoReader, check_frame
+from .encoder_cache import load_cached_scorer
 from .engine import InferenceEngine
 from .errors import EmptyVideoError, FrameError, StreamthumbError
 from .events import CancelToken, EventCallback, Finished
@@ -408,7 +409,8 @@ def pick(
         loading = None
         if scorer is None and engine is None:
             # Loads beside the decoder: the first candidates need it only after decoding and filtering.
-            scorer = loading = BackgroundScorer(cfg.scoring, resolve_device(cfg.runtime.device))
+            load = load_cached_scorer if cfg.scoring.encoder_cache else load_scorer
+            scorer = loading = BackgroundScorer(cfg.scoring, resolve_device(cfg.runtime.device), load)
         model_s = time.perf_counter() - start
         length = _length(reader.info.duration, cfg.decode.max_duration)
         with Picker(

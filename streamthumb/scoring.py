@@ -14,12 +14,12 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -28,7 +28,12 @@ import torch.nn.functional as F
 from .config import ScoringConfig
 from .errors import ModelError
 
-__all__ = ["BackgroundScorer", "ClipScorer", "ModelFreeScorer", "Scorer", "load_scorer"]
+__all__ = ["BackgroundScorer", "ClipScorer", "ModelFreeScorer", "Prompts", "Scorer", "embed_prompts", "load_scorer"]
+
+OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
+OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
+"""open_clip's defaults (``OPENAI_DATASET_MEAN``/``STD``) for a preprocess config without its own,
+kept here so preprocessing never imports open_clip."""
 
 
 class Scorer(ABC):
@@ -60,71 +65,79 @@ class Scorer(ABC):
         return True
 
 
-class ClipScorer(Scorer):
-    """An OpenCLIP model with its prompts embedded once.
+@dataclass(frozen=True)
+class Prompts:
+    """The prompts and their unit-norm text embeddings, computed once per model.
 
     Args:
-        model: An open_clip model in eval mode, already on ``device``.
-        tokenizer: The model's tokenizer.
-        preprocess: The model's preprocess config (``open_clip.get_model_preprocess_cfg``).
         positive: Prompts a good thumbnail resembles.
         negative: Prompts a bad thumbnail resembles.
+        positive_emb: (P, D) float32 embeddings of ``positive``, on the scorer's device.
+        negative_emb: (Q, D) embeddings of ``negative``; None when there are none.
+    """
+
+    positive: tuple[str, ...]
+    negative: tuple[str, ...]
+    positive_emb: torch.Tensor
+    negative_emb: torch.Tensor | None
+
+
+class ClipScorer(Scorer):
+    """An OpenCLIP image encoder scored against prompts embedded once.
+
+    Args:
+        encode_image: Preprocessed (N, 3, S, S) pixels to (N, D) image features: the open_clip
+            model's ``encode_image``, or its image tower read back from ``encoder_cache``.
+        prompts: The prompts' text embeddings (``embed_prompts``).
+        preprocess: The model's preprocess config (``open_clip.get_model_preprocess_cfg``).
         device: The model's device.
         precision: ``auto``, ``fp32``, ``fp16`` or ``bf16``.
         identity: Where the weights came from (``model``, ``pretrained``, ``weights_file``),
             for ``provenance``.
-        weights_path: The checkpoint file, whose SHA-256 is computed in the background.
+        digest: Returns the checkpoint's SHA-256 (may wait for it; None when unknown).
+        model: The whole open_clip model, when it was built (None from the cache).
     """
 
     def __init__(
         self,
-        model: torch.nn.Module,
+        encode_image: Callable[[torch.Tensor], torch.Tensor],
         *,
-        tokenizer: Callable[[Sequence[str]], torch.Tensor],
+        prompts: Prompts,
         preprocess: dict[str, Any],
-        positive: Sequence[str],
-        negative: Sequence[str],
         device: torch.device,
         precision: str = "auto",
         identity: Mapping[str, Any] | None = None,
-        weights_path: str | os.PathLike[str] | None = None,
+        digest: Callable[[], str | None] | None = None,
+        model: torch.nn.Module | None = None,
     ):
-        self.model = model.eval().requires_grad_(False)
+        self.model = model
         self.device = device
+        self.prompts = prompts
+        self._encode_image = encode_image
         self._preprocess = preprocess
-        self._precision = precision
-        self._prompts = {"positive": list(positive), "negative": list(negative)}
         self._identity = dict(identity or {})
-        from . import _weights  # open_clip is loaded by now: the model exists
-
-        self._digest = _weights.FileDigest(weights_path) if weights_path else None
+        self._digest = digest
         self._autocast_dtype = _autocast_dtype(device, precision)
-        self._positive = self._embed_text(tokenizer, positive)
-        self._negative = self._embed_text(tokenizer, negative) if negative else None
 
     def provenance(self) -> dict[str, Any]:
         """Model, weights file and its SHA-256, preprocessing, precision and prompts."""
-        digest = self._digest.hexdigest() if self._digest is not None else None
         return {
             "scorer": "open_clip",
             **self._identity,
-            "weights_sha256": digest,
+            "weights_sha256": self._digest() if self._digest is not None else None,
             "preprocess": {k: list(v) if isinstance(v, tuple) else v for k, v in self._preprocess.items()},
             "precision": str(self._autocast_dtype).removeprefix("torch.") if self._autocast_dtype else "fp32",
-            "prompts": self._prompts,
+            "prompts": {"positive": list(self.prompts.positive), "negative": list(self.prompts.negative)},
         }
+
+    @property
+    def preprocess_cfg(self) -> dict[str, Any]:
+        """The model's preprocess config, as given."""
+        return dict(self._preprocess)
 
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
         """Reduced precision where ``precision`` asks for it; a no-op context for fp32."""
-        if self._autocast_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=self._autocast_dtype)
-
-    @torch.inference_mode()
-    def _embed_text(self, tokenizer: Callable[[Sequence[str]], torch.Tensor], prompts: Sequence[str]) -> torch.Tensor:
-        with self._autocast():
-            emb = self.model.encode_text(tokenizer(list(prompts)).to(self.device))  # type: ignore[operator]
-        return F.normalize(emb.float(), dim=-1)
+        return _autocast(self.device, self._autocast_dtype)
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
         """Resize, crop and normalize (N, 3, H, W) uint8 images as the model's transform would."""
@@ -135,7 +148,7 @@ class ClipScorer(Scorer):
         """Unit-norm image embeddings, (N, D) float32 on the device."""
         pixels = self.preprocess(images.to(self.device, non_blocking=True))
         with self._autocast():
-            emb = self.model.encode_image(pixels)  # type: ignore[operator]
+            emb = self._encode_image(pixels)
         return F.normalize(emb.float(), dim=-1)
 
     def score(self, images: torch.Tensor) -> torch.Tensor:
@@ -151,10 +164,28 @@ class ClipScorer(Scorer):
             raise ModelError(f"{self.device}: out of memory scoring {len(images)} frames; lower --batch-size") from exc
         except RuntimeError as exc:  # device and kernel failures, not our bugs
             raise ModelError(f"{self.device}: scoring failed: {str(exc).splitlines()[0][:200]}") from exc
-        score = (emb @ self._positive.T).max(dim=1).values
-        if self._negative is not None:
-            score = score - (emb @ self._negative.T).mean(dim=1)
+        score = (emb @ self.prompts.positive_emb.T).max(dim=1).values
+        if self.prompts.negative_emb is not None:
+            score = score - (emb @ self.prompts.negative_emb.T).mean(dim=1)
         return score.cpu(), emb.cpu()
+
+
+@torch.inference_mode()
+def embed_prompts(
+    model: torch.nn.Module,
+    tokenizer: Callable[[Sequence[str]], torch.Tensor],
+    cfg: ScoringConfig,
+    device: torch.device,
+) -> Prompts:
+    """Embed the configured prompts with an open_clip model's text tower, once per load."""
+
+    def embed(texts: Sequence[str]) -> torch.Tensor:
+        with _autocast(device, _autocast_dtype(device, cfg.precision)):
+            emb = model.encode_text(tokenizer(list(texts)).to(device))  # type: ignore[operator]
+        return F.normalize(emb.float(), dim=-1)
+
+    negative = embed(cfg.negative) if cfg.negative else None
+    return Prompts(tuple(cfg.positive), tuple(cfg.negative), embed(cfg.positive), negative)
 
 
 def preprocess_tensor(images: torch.Tensor, cfg: dict[str, Any]) -> torch.Tensor:
@@ -181,10 +212,8 @@ def preprocess_tensor(images: torch.Tensor, cfg: dict[str, Any]) -> torch.Tensor
         top = int(round((x.shape[-2] - out_h) / 2.0))
         left = int(round((x.shape[-1] - out_w) / 2.0))
         x = x[..., top : top + out_h, left : left + out_w]
-    import open_clip  # loaded already: a ClipScorer exists
-
-    mean = torch.tensor(cfg.get("mean", open_clip.OPENAI_DATASET_MEAN), device=x.device).view(1, 3, 1, 1)
-    std = torch.tensor(cfg.get("std", open_clip.OPENAI_DATASET_STD), device=x.device).view(1, 3, 1, 1)
+    mean = torch.tensor(cfg.get("mean", OPENAI_MEAN), device=x.device).view(1, 3, 1, 1)
+    std = torch.tensor(cfg.get("std", OPENAI_STD), device=x.device).view(1, 3, 1, 1)
     return (x.clamp_(0.0, 1.0) - mean) / std
 
 
@@ -195,6 +224,11 @@ def _resize(x: torch.Tensor, size: tuple[int, int], mode: str) -> torch.Tensor:
     if mode not in ("bicubic", "bilinear"):
         mode = "bilinear"
     return F.interpolate(x, size=size, mode=mode, antialias=True, align_corners=False)
+
+
+def _autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager[Any]:
+    """Autocast to ``dtype`` on ``device``; a no-op context for None (fp32)."""
+    return contextlib.nullcontext() if dtype is None else torch.autocast(device.type, dtype=dtype)
 
 
 def _autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
@@ -272,19 +306,19 @@ def load_scorer(cfg: ScoringConfig, device: torch.device | str = "cpu") -> Score
     from . import _weights
 
     model, tokenizer = _weights.load_model(cfg, device)
+    model.eval().requires_grad_(False)
     weights = _weights.weights_file(cfg)
     # The file's name, not its path (which differs between machines); its SHA-256 identifies it.
     identity = {"model": cfg.model, "pretrained": cfg.pretrained, "weights_file": weights.name if weights else None}
     return ClipScorer(
-        model,
-        tokenizer=tokenizer,
+        model.encode_image,  # type: ignore[arg-type]
+        prompts=embed_prompts(model, tokenizer, cfg, device),
         preprocess=open_clip.get_model_preprocess_cfg(model),
-        positive=cfg.positive,
-        negative=cfg.negative,
         device=device,
         precision=cfg.precision,
         identity=identity,
-        weights_path=weights,
+        digest=_weights.FileDigest(weights).hexdigest if weights else None,
+        model=model,
     )
 
 
@@ -299,19 +333,25 @@ class BackgroundScorer(Scorer):
     Args:
         cfg: The scoring section of the configuration.
         device: Where the model runs.
+        load: What loads it: ``load_scorer``, or ``encoder_cache.load_cached_scorer``.
     """
 
-    def __init__(self, cfg: ScoringConfig, device: torch.device | str = "cpu"):
+    def __init__(
+        self,
+        cfg: ScoringConfig,
+        device: torch.device | str = "cpu",
+        load: Callable[[ScoringConfig, torch.device], Scorer] = load_scorer,
+    ):
         self.device = torch.device(device)
         self.load_s = 0.0
         """Seconds the load took, once it is over."""
         self._future: Future[Scorer] = Future()
-        threading.Thread(target=self._load, args=(cfg,), name="streamthumb-model-load", daemon=True).start()
+        threading.Thread(target=self._load, args=(cfg, load), name="streamthumb-model-load", daemon=True).start()
 
-    def _load(self, cfg: ScoringConfig) -> None:
+    def _load(self, cfg: ScoringConfig, load: Callable[[ScoringConfig, torch.device], Scorer]) -> None:
         start = time.perf_counter()
         try:
-            self._future.set_result(load_scorer(cfg, self.device))
+            self._future.set_result(load(cfg, self.device))
         except BaseException as exc:  # re-raised by every method
             self._future.set_exception(exc)
         finally:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +28,17 @@ STANDARD = [
     Segment("rocket", 1.0, "black"),
     Segment("camera", 3.0),
 ]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Encoder-cache entries go to a folder of the run's own, never the user's cache; set in the
+    environment so the CLI subprocesses and Ray workers the tests start see it too."""
+    os.environ["STREAMTHUMB_CACHE_DIR"] = tempfile.mkdtemp(prefix="streamthumb-test-cache-")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if folder := os.environ.pop("STREAMTHUMB_CACHE_DIR", None):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

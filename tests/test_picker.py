@@ -408,16 +408,16 @@ def test_finish_after_close_is_refused(tiny_config):
 
 def test_pick_decodes_while_the_model_loads(standard_video, tiny_config, monkeypatch):
     """A cold pick loads the model on a thread beside the decoder, not before it."""
-    import streamthumb.scoring
+    import streamthumb.picker
 
-    real, loaded_at = streamthumb.scoring.load_scorer, []
+    real, loaded_at = streamthumb.picker.load_cached_scorer, []
 
     def slow_load(cfg, device):
         time.sleep(1.0)  # a model that takes a second to load
         loaded_at.append(time.monotonic())
         return real(cfg, device)
 
-    monkeypatch.setattr(streamthumb.scoring, "load_scorer", slow_load)
+    monkeypatch.setattr(streamthumb.picker, "load_cached_scorer", slow_load)
     first_frame = []
     result = pick(
         standard_video[0],
@@ -437,10 +437,10 @@ def test_pick_decodes_while_the_model_loads(standard_video, tiny_config, monkeyp
 
 
 def test_faces_are_searched_while_the_model_loads(standard_video, tiny_config, monkeypatch):
-    import streamthumb.scoring
+    import streamthumb.picker
     from streamthumb.faces import HaarFaceDetector
 
-    real, loaded_at, searched_at = streamthumb.scoring.load_scorer, [], []
+    real, loaded_at, searched_at = streamthumb.picker.load_cached_scorer, [], []
 
     def slow_load(cfg, device):
         time.sleep(1.5)
@@ -452,7 +452,7 @@ def test_faces_are_searched_while_the_model_loads(standard_video, tiny_config, m
             searched_at.append(time.monotonic())
             return super().detect_faces(images)
 
-    monkeypatch.setattr(streamthumb.scoring, "load_scorer", slow_load)
+    monkeypatch.setattr(streamthumb.picker, "load_cached_scorer", slow_load)
     pick(standard_video[0], tiny_config, face_detector=Timed())
     assert searched_at and searched_at[0] < loaded_at[0]
 

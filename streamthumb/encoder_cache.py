@@ -1,0 +1,258 @@
+"""Start a CPU pick without open_clip: the image tower, traced once, and the prompts' embeddings.
+
+A cold ``streamthumb pick`` on a CPU spends most of its wait before the first score, on work
+that gives the same answer every run with the same weights: importing open_clip (2.3 s on two
+cores; torchvision and timm come with it), building the model (0.7 s for ViT-B-32), embedding
+the prompts (0.6 s) and hashing the checkpoint for provenance (1 s per 600 MB). After a normal
+load this module saves the image tower as TorchScript, the prompts' embeddings, the preprocess
+config and the checkpoint's SHA-256; the next cold load reads them with torch alone (0.25 s).
+
+An entry is keyed by the configured model (``scoring.model`` and ``scoring.pretrained``, paths
+made absolute) and trusted only while the files it was built from keep their size and mtime and
+torch and open_clip keep their versions; otherwise, or when any part fails to load, the scorer
+is built the normal way, from the real weights (never random ones), and the entry is rewritten.
+Only fp32 CPU scorers use it: on a GPU the load is a small part of a bulk run, and a trace
+does not carry autocast. Each file is written to a temporary name and renamed, the manifest
+last, so a reader never trusts a half-written entry.
+
+TorchScript, though torch has deprecated it, because ``torch.export.load`` imports the compiler
+stack (3 s here), the very cost this avoids; ``torch.jit.load`` is torch's one loader that does
+not. When torch drops it, loads fall back to open_clip with nothing but speed lost.
+
+Example:
+    >>> scorer = load_cached_scorer(ScoringConfig(), torch.device("cpu"))  # fills the cache
+    >>> scorer = load_cached_scorer(ScoringConfig(), torch.device("cpu"))  # reads it back
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import logging
+import os
+import threading
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .config import ScoringConfig
+from .scoring import ClipScorer, Prompts, Scorer, _autocast_dtype, load_scorer
+
+__all__ = ["cache_root", "load_cached_scorer"]
+
+FORMAT = 1
+"""Bumped whenever what an entry holds changes, so old entries are rebuilt, never misread."""
+
+_log = logging.getLogger("streamthumb.scoring")
+
+
+def cache_root() -> Path:
+    """Where entries live: ``$STREAMTHUMB_CACHE_DIR``, else ``$XDG_CACHE_HOME/streamthumb``,
+    else ``~/.cache/streamthumb``; entries go in its ``encoders`` folder."""
+    base = os.environ.get("STREAMTHUMB_CACHE_DIR")
+    if not base:
+        xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        base = os.path.join(xdg, "streamthumb")
+    return Path(base) / "encoders"
+
+
+def load_cached_scorer(cfg: ScoringConfig, device: torch.device | str, root: Path | None = None) -> Scorer:
+    """``load_scorer``, reading the cache entry where one applies and is current.
+
+    A miss loads the normal way and saves the entry on a thread of its own (not a daemon, so the
+    process finishes writing before it exits).
+
+    Raises:
+        The errors of ``load_scorer``.
+    """
+    device = torch.device(device)
+    if cfg.model == "none" or device.type != "cpu" or _autocast_dtype(device, cfg.precision) is not None:
+        return load_scorer(cfg, device)
+    entry = _Entry(root or cache_root(), cfg)
+    cached = entry.read(device)
+    if cached is not None:
+        return cached
+    scorer = load_scorer(cfg, device)
+    if isinstance(scorer, ClipScorer):
+        # daemon=False said outright: a thread inherits the daemon flag of its starter, here
+        # the BackgroundScorer's daemon thread, and a daemon is killed mid-write at exit.
+        threading.Thread(target=entry.write, args=(scorer,), name="streamthumb-encoder-cache", daemon=False).start()
+    return scorer
+
+
+class _Entry:
+    """One model's folder: ``manifest.json``, ``image.pt`` and one ``prompts-<hash>.pt`` per prompt set."""
+
+    def __init__(self, root: Path, cfg: ScoringConfig):
+        self.cfg = cfg
+        self.folder = root / _digest(json.dumps(_model_key(cfg)))[:24]
+        self.prompts_file = self.folder / f"prompts-{_digest(json.dumps([cfg.positive, cfg.negative]))[:16]}.pt"
+        self.tower_ok = False
+        """Whether ``read`` found a current manifest and a loadable image tower."""
+
+    # -- reading: torch alone ------------------------------------------------------------
+
+    def read(self, device: torch.device) -> ClipScorer | None:
+        """The scorer from the entry, or None when it is missing, stale or unreadable."""
+        try:
+            manifest = self._current_manifest()
+            if manifest is None:
+                return None
+            if not self.prompts_file.is_file():
+                self.tower_ok = (self.folder / "image.pt").is_file()  # new prompts: keep the traced tower
+                return None
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)  # torch.jit's deprecation notice
+                encoder = torch.jit.load(str(self.folder / "image.pt"), map_location=device)
+            self.tower_ok = True
+            sha: str | None = manifest["weights_sha256"]
+            return ClipScorer(
+                encoder,
+                prompts=self._read_prompts(device),
+                preprocess=manifest["preprocess"],
+                device=device,
+                precision=self.cfg.precision,
+                identity={
+                    "model": self.cfg.model,
+                    "pretrained": self.cfg.pretrained,
+                    "weights_file": manifest["weights_file"],
+                },
+                digest=lambda: sha,
+            )
+        except Exception as exc:  # torch.load and jit.load raise many types; a bad entry costs speed, never the pick
+            _log.debug("encoder cache %s unreadable, loading open_clip: %s", self.folder, exc)
+            return None
+
+    def _current_manifest(self) -> dict[str, Any] | None:
+        """The manifest, if its versions are ours and the files it was built from are unchanged."""
+        path = self.folder / "manifest.json"
+        if not path.is_file():
+            return None
+        manifest: dict[str, Any] = json.loads(path.read_text())
+        if manifest.get("format") != FORMAT or manifest.get("versions") != _versions():
+            return None
+        if any(_stamp(Path(p)) != stamp for p, *stamp in manifest["witnesses"]):
+            return None
+        return manifest
+
+    def _read_prompts(self, device: torch.device) -> Prompts:
+        saved = torch.load(self.prompts_file, map_location=device, weights_only=True)
+        if tuple(saved["positive"]) != tuple(self.cfg.positive) or tuple(saved["negative"]) != tuple(self.cfg.negative):
+            raise ValueError("prompts differ from the configured ones")  # a hash collision, or an edit by hand
+        return Prompts(tuple(self.cfg.positive), tuple(self.cfg.negative), saved["positive_emb"], saved["negative_emb"])
+
+    # -- writing: after a normal load, open_clip imported ------------------------------------
+
+    def write(self, scorer: ClipScorer) -> None:
+        """Save what ``read`` needs; leaves the entry as it was when anything fails."""
+        from . import _weights
+
+        try:
+            with _weights.quiet_third_party():
+                if not self.tower_ok:
+                    self._write_image(scorer)
+                self._write_prompts(scorer.prompts)
+        except Exception as exc:  # a cache that cannot be written costs speed, never the pick
+            _log.debug("encoder cache %s not written: %s", self.folder, exc)
+
+    def _write_image(self, scorer: ClipScorer) -> None:
+        from . import _weights
+
+        model = scorer.model
+        weights = _weights.weights_file(self.cfg)
+        if model is None or weights is None or not _weights.encodes_with_visual(model):
+            return  # a model whose image features are not its image tower's output (CoCa)
+        traced = _trace(model.visual, scorer.preprocess_cfg)  # type: ignore[arg-type]
+        if traced is None:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with _replacing(self.folder / "image.pt") as tmp:
+            traced.save(str(tmp))
+        manifest = {
+            "format": FORMAT,
+            "versions": _versions(),
+            "witnesses": [[str(p), *_stamp(p)] for p in _weights.source_files(self.cfg, weights)],
+            "weights_file": weights.name,
+            "weights_sha256": scorer.provenance()["weights_sha256"],
+            "preprocess": {k: list(v) if isinstance(v, tuple) else v for k, v in scorer.preprocess_cfg.items()},
+        }
+        with _replacing(self.folder / "manifest.json") as tmp:
+            tmp.write_text(json.dumps(manifest, indent=1))
+
+    def _write_prompts(self, prompts: Prompts) -> None:
+        if not (self.folder / "manifest.json").is_file() or self.prompts_file.is_file():
+            return
+        saved = {
+            "positive": list(prompts.positive),
+            "negative": list(prompts.negative),
+            "positive_emb": prompts.positive_emb.cpu(),
+            "negative_emb": None if prompts.negative_emb is None else prompts.negative_emb.cpu(),
+        }
+        with _replacing(self.prompts_file) as tmp:
+            torch.save(saved, tmp)
+
+
+def _trace(visual: torch.nn.Module, preprocess: dict[str, Any]) -> torch.jit.ScriptModule | None:
+    """The image tower traced on a batch of 2, if it then matches the eager tower on a batch of 3."""
+    size = preprocess.get("size", 224)
+    height, width = (size, size) if isinstance(size, int) else size
+    generator = torch.Generator().manual_seed(0)
+    example, check = (torch.randn(n, 3, height, width, generator=generator) for n in (2, 3))
+    with torch.no_grad():
+        traced = torch.jit.trace(visual, example, check_trace=False)
+        same = torch.allclose(traced(check), visual(check), rtol=1e-4, atol=1e-5)
+    return traced if same else None
+
+
+class _replacing:
+    """A temporary file beside ``path``, renamed over it when the block succeeds, removed when not."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+
+    def __enter__(self) -> Path:
+        return self.tmp
+
+    def __exit__(self, kind: object, *_: object) -> None:
+        if kind is None:
+            os.replace(self.tmp, self.path)
+        else:
+            self.tmp.unlink(missing_ok=True)
+
+
+def _model_key(cfg: ScoringConfig) -> list[str | None]:
+    """What names the weights: the model and pretrained settings, paths made absolute."""
+    model = cfg.model
+    if model.startswith("local-dir:"):
+        model = "local-dir:" + os.path.abspath(model.removeprefix("local-dir:"))
+    pretrained = cfg.pretrained
+    if pretrained and os.path.isfile(pretrained):
+        pretrained = os.path.abspath(pretrained)
+    return [model, pretrained, os.path.abspath(cfg.cache_dir) if cfg.cache_dir else None]
+
+
+def _stamp(path: Path) -> list[int]:
+    """[size, mtime_ns]; [-1, -1] for a file that is gone, which matches no saved stamp."""
+    try:
+        st = path.stat()
+    except OSError:
+        return [-1, -1]
+    return [st.st_size, st.st_mtime_ns]
+
+
+def _versions() -> dict[str, str]:
+    def version(dist: str) -> str:
+        try:
+            return importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            return "none"
+
+    return {"torch": torch.__version__, "open_clip_torch": version("open_clip_torch")}
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
