@@ -166,3 +166,19 @@ def test_the_laplacian_is_kornias():
     gray = torch.rand(2, 1, 37, 53) * 255
     expected = kornia.filters.laplacian(gray, 3, border_type="replicate", normalized=False)
     assert torch.allclose(laplacian(gray), expected, atol=1e-3)
+
+
+def test_blur_effect_is_the_gradient_a_9_pixel_box_blur_takes_away():
+    """The box blur is never made (a difference of pixels 9 apart stands in): same numbers."""
+    import torch.nn.functional as F
+
+    from streamthumb.filters.blur import blur_effect
+
+    gray = torch.rand(3, 1, 40, 70, generator=torch.Generator().manual_seed(0)) * 255
+    gray[1] = F.avg_pool2d(gray[1:2], (1, 5), stride=1, padding=(0, 2))  # blurred along x
+    for axis, kernel, pad in ((-1, (1, 9), (4, 4, 0, 0)), (-2, (9, 1), (0, 0, 4, 4))):
+        blurred = F.avg_pool2d(F.pad(gray, pad, mode="replicate"), kernel, stride=1)
+        sharp, soft = gray.diff(dim=axis).abs(), blurred.diff(dim=axis).abs()
+        expected = 1 - (sharp - soft).clamp(min=0).flatten(1).sum(1) / sharp.flatten(1).sum(1)
+        assert torch.allclose(blur_effect(gray, axis), expected, atol=1e-5)
+    assert blur_effect(gray, -1)[1] > blur_effect(gray, -2)[1] + 0.1
