@@ -169,6 +169,10 @@ class _Entry:
         if traced is None:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
+        # The old entry's prompts were embedded by the old weights: the entry goes first, whole.
+        (self.folder / "manifest.json").unlink(missing_ok=True)
+        for stale in self.folder.glob("prompts-*.pt"):
+            stale.unlink(missing_ok=True)
         with _replacing(self.folder / "image.pt") as tmp:
             traced.save(str(tmp))
         manifest = {

@@ -68,7 +68,8 @@ def test_rewritten_weights_are_loaded_not_the_cached_trace(model_dir, tmp_path):
     assert new.model is not None
     expected = load_scorer(cfg, "cpu").score(IMAGES)
     assert torch.allclose(new.score(IMAGES), expected, atol=1e-6) and not torch.allclose(expected, old, atol=1e-4)
-    assert load(cfg, tmp_path / "cache").model is None  # the entry was rebuilt for the new weights
+    rebuilt = load(cfg, tmp_path / "cache")  # the entry, prompts included, was rebuilt for the new weights
+    assert rebuilt.model is None and torch.allclose(rebuilt.score(IMAGES), expected, atol=1e-5)
 
 
 def test_weights_deleted_after_caching_fail_the_load_as_before(model_dir, tmp_path):
