@@ -108,15 +108,17 @@ def weights_file(cfg: ScoringConfig) -> Path | None:
 
 
 def source_files(cfg: ScoringConfig, weights: Path) -> list[Path]:
-    """The files a model built from ``cfg`` depends on, for ``encoder_cache`` to watch: the
-    checkpoint, a ``local-dir:`` folder's config, and the hub's pointer to the revision in use."""
+    """The files a model built from ``cfg`` depends on, for ``_encoder_cache`` to watch: the
+    checkpoint (first), a ``local-dir:`` folder and its config, and the hub's pointer to the
+    revision in use and that revision's folder."""
     files = [weights]
     schema, ident = parse_model_name(cfg.model)
     if schema == "local-dir":
-        files.append(Path(ident) / "open_clip_config.json")
+        # The folder too: a checkpoint added beside the old one may be the one open_clip prefers.
+        files += [Path(ident) / "open_clip_config.json", Path(ident)]
     if weights.parent.parent.name == "snapshots":  # the hub cache: <repo>/snapshots/<commit>/<file>
-        files.append(weights.parent.parent.parent / "refs" / "main")
-    return [f.absolute() for f in files if f.is_file()]
+        files += [weights.parent.parent.parent / "refs" / "main", weights.parent]
+    return [f.absolute() for f in files if f.exists()]
 
 
 def encodes_with_visual(model: torch.nn.Module) -> bool:

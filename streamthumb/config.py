@@ -286,9 +286,10 @@ class ScoringConfig:
     cache_dir: str | None = None
     """Where downloaded weights live; None uses open_clip's default (the Hugging Face cache)."""
     encoder_cache: bool = True
-    """A one-video pick on a CPU keeps the image tower (traced) and the prompts' embeddings in
-    ``$STREAMTHUMB_CACHE_DIR`` or ``~/.cache/streamthumb``, so the next one starts without
-    open_clip; the size of the model's image tower on disk (350 MB for ViT-B-32)."""
+    """A one-video pick on a CPU keeps the traced image tower and the prompts' embeddings in the
+    ``encoders`` folder of ``$STREAMTHUMB_CACHE_DIR``, ``$XDG_CACHE_HOME/streamthumb`` or
+    ``~/.cache/streamthumb``, so the next one starts without open_clip; it takes the image
+    tower's size on disk (350 MB for ViT-B-32)."""
 
     def __post_init__(self) -> None:
         _check(bool(self.model.strip()), "scoring.model", "must not be empty")

@@ -30,9 +30,9 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from ._device import resolve_device
+from ._encoder_cache import load_cached_scorer
 from .config import Config
 from .decode import Frame, VideoReader, check_frame
-from .encoder_cache import load_cached_scorer
 from .engine import InferenceEngine
 from .errors import EmptyVideoError, FrameError, StreamthumbError
 from .events import CancelToken, EventCallback, Finished

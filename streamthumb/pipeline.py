@@ -272,7 +272,7 @@ class StreamPipeline:
                 pushed do (keyframe sampling sees only keyframes).
             source: What the frame source and the runner know: damage, frames held, timings.
         """
-        start, searched = time.perf_counter(), self.eval_timings["faces"]
+        start, evaluating = time.perf_counter(), sum(self.eval_timings.values())
         end = max(self.last_t + 1.0 / self.fps, duration or 0.0)
         shots = self._shot_list(end)
         self._reject_soft()
@@ -282,8 +282,8 @@ class StreamPipeline:
         if fallback:
             chosen = self._rescue(len(shots))
         picks = tuple(_to_pick(c, fallback, self._tone_map) for c in chosen)
-        # The faces searched here are the faces stage's time, not also the selection's.
-        self.timings["select"] += time.perf_counter() - start - (self.eval_timings["faces"] - searched)
+        # Faces searched and frames scored here count in their own stages, not also in select.
+        self.timings["select"] += time.perf_counter() - start - (sum(self.eval_timings.values()) - evaluating)
         result = self._result(end, shots, picks, source or SourceStats(), fallback=fallback)
         for cand in self.records:
             cand.release()

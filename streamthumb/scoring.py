@@ -19,7 +19,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -65,7 +65,7 @@ class Scorer(ABC):
         return True
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Prompts:
     """The prompts and their unit-norm text embeddings, computed once per model.
 
@@ -78,8 +78,8 @@ class Prompts:
 
     positive: tuple[str, ...]
     negative: tuple[str, ...]
-    positive_emb: torch.Tensor
-    negative_emb: torch.Tensor | None
+    positive_emb: torch.Tensor = field(repr=False)
+    negative_emb: torch.Tensor | None = field(repr=False)
 
 
 class ClipScorer(Scorer):
@@ -87,7 +87,7 @@ class ClipScorer(Scorer):
 
     Args:
         encode_image: Preprocessed (N, 3, S, S) pixels to (N, D) image features: the open_clip
-            model's ``encode_image``, or its image tower read back from ``encoder_cache``.
+            model's ``encode_image``, or its image tower read back from ``_encoder_cache``.
         prompts: The prompts' text embeddings (``embed_prompts``).
         preprocess: The model's preprocess config (``open_clip.get_model_preprocess_cfg``).
         device: The model's device.
@@ -163,7 +163,10 @@ class ClipScorer(Scorer):
         except torch.OutOfMemoryError as exc:
             raise ModelError(f"{self.device}: out of memory scoring {len(images)} frames; lower --batch-size") from exc
         except RuntimeError as exc:  # device and kernel failures, not our bugs
-            raise ModelError(f"{self.device}: scoring failed: {str(exc).splitlines()[0][:200]}") from exc
+            lines = [line for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__]
+            # TorchScript (a cached tower) puts the cause last, under its own preamble.
+            cause = lines[-1] if isinstance(exc, torch.jit.Error) else lines[0]
+            raise ModelError(f"{self.device}: scoring failed: {cause.strip()[:200]}") from exc
         score = (emb @ self.prompts.positive_emb.T).max(dim=1).values
         if self.prompts.negative_emb is not None:
             score = score - (emb @ self.prompts.negative_emb.T).mean(dim=1)
@@ -333,14 +336,15 @@ class BackgroundScorer(Scorer):
     Args:
         cfg: The scoring section of the configuration.
         device: Where the model runs.
-        load: What loads it: ``load_scorer``, or ``encoder_cache.load_cached_scorer``.
+        load: What loads it: ``load_scorer`` (looked up when the load starts) when None, or
+            ``_encoder_cache.load_cached_scorer``.
     """
 
     def __init__(
         self,
         cfg: ScoringConfig,
         device: torch.device | str = "cpu",
-        load: Callable[[ScoringConfig, torch.device], Scorer] = load_scorer,
+        load: Callable[[ScoringConfig, torch.device], Scorer] | None = None,
     ):
         self.device = torch.device(device)
         self.load_s = 0.0
@@ -348,10 +352,10 @@ class BackgroundScorer(Scorer):
         self._future: Future[Scorer] = Future()
         threading.Thread(target=self._load, args=(cfg, load), name="streamthumb-model-load", daemon=True).start()
 
-    def _load(self, cfg: ScoringConfig, load: Callable[[ScoringConfig, torch.device], Scorer]) -> None:
+    def _load(self, cfg: ScoringConfig, load: Callable[[ScoringConfig, torch.device], Scorer] | None) -> None:
         start = time.perf_counter()
         try:
-            self._future.set_result(load(cfg, self.device))
+            self._future.set_result((load or load_scorer)(cfg, self.device))
         except BaseException as exc:  # re-raised by every method
             self._future.set_exception(exc)
         finally:

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from streamthumb import ModelError, pick
+from streamthumb import ModelError, _encoder_cache, pick
+from streamthumb._encoder_cache import WRITER, load_cached_scorer
 from streamthumb.config import ScoringConfig
-from streamthumb.encoder_cache import load_cached_scorer
 from streamthumb.errors import StreamthumbError
 from streamthumb.scoring import load_scorer
 from synthetic import save_tiny_clip
@@ -23,11 +23,15 @@ IMAGES = torch.randint(0, 256, (5, 3, 90, 160), dtype=torch.uint8, generator=tor
 
 def load(cfg: ScoringConfig, root: Path):
     """``load_cached_scorer``, then wait for the entry it writes."""
-    scorer = load_cached_scorer(cfg, "cpu", root)
-    for thread in threading.enumerate():
-        if thread.name == "streamthumb-encoder-cache":
-            thread.join()
+    scorer = load_cached_scorer(cfg, "cpu", root=root)
+    wait_for_writers()
     return scorer
+
+
+def wait_for_writers() -> None:
+    for thread in threading.enumerate():
+        if thread.name == WRITER:
+            thread.join()
 
 
 @pytest.fixture
@@ -51,8 +55,8 @@ def test_a_cache_hit_never_imports_open_clip(model_dir, tmp_path):
     load(cfg, tmp_path / "cache")
     code = (
         "import sys; from pathlib import Path; from streamthumb.config import ScoringConfig; "
-        "from streamthumb.encoder_cache import load_cached_scorer; "
-        f"s = load_cached_scorer(ScoringConfig(model={cfg.model!r}), 'cpu', Path({str(tmp_path / 'cache')!r})); "
+        "from streamthumb._encoder_cache import load_cached_scorer; "
+        f"s = load_cached_scorer(ScoringConfig(model={cfg.model!r}), 'cpu', root=Path({str(tmp_path / 'cache')!r})); "
         "assert s.model is None, 'not read from the cache'; "
         "assert 'open_clip' not in sys.modules, 'open_clip was imported'"
     )
@@ -80,17 +84,47 @@ def test_weights_deleted_after_caching_fail_the_load_as_before(model_dir, tmp_pa
         load(cfg, tmp_path / "cache")
 
 
-def test_a_damaged_entry_loads_the_normal_way_and_is_repaired(model_dir, tmp_path):
+def test_a_damaged_prompts_file_loads_the_normal_way_and_is_repaired(model_dir, tmp_path):
     cfg = ScoringConfig(model=f"local-dir:{model_dir}")
     expected = load(cfg, tmp_path / "cache").score(IMAGES)
-    (image,) = (tmp_path / "cache").glob("*/image.pt")
-    image.write_bytes(image.read_bytes()[:1000])
-    (manifest,) = (tmp_path / "cache").glob("*/manifest.json")
-    manifest.write_text("{}")  # stale: the next load rewrites the image tower too
+    (prompts,) = (tmp_path / "cache").glob("*/prompts-*.pt")
+    prompts.write_bytes(prompts.read_bytes()[:100])
     damaged = load(cfg, tmp_path / "cache")
     assert damaged.model is not None and torch.allclose(damaged.score(IMAGES), expected, atol=1e-6)
     repaired = load(cfg, tmp_path / "cache")
     assert repaired.model is None and torch.allclose(repaired.score(IMAGES), expected, atol=1e-5)
+
+
+def test_a_checkpoint_added_to_the_folder_is_seen(model_dir, tmp_path):
+    """open_clip prefers open_clip_model.safetensors: the cache must not keep the .bin's tower."""
+    from safetensors.torch import load_file
+
+    safetensors = model_dir / "open_clip_model.safetensors"
+    torch.save({k: v.clone() for k, v in load_file(safetensors).items()}, model_dir / "open_clip_pytorch_model.bin")
+    safetensors.unlink()
+    cfg = ScoringConfig(model=f"local-dir:{model_dir}")
+    old = load(cfg, tmp_path / "cache").score(IMAGES)
+    shutil.copy(save_tiny_clip(tmp_path / "other", seed=7) / "open_clip_model.safetensors", model_dir)
+    new = load(cfg, tmp_path / "cache")
+    assert new.model is not None and not torch.allclose(new.score(IMAGES), old, atol=1e-4)
+    assert new.provenance()["weights_file"] == "open_clip_model.safetensors"
+
+
+def test_weights_replaced_while_loading_are_not_vouched_for(model_dir, tmp_path, monkeypatch):
+    cfg = ScoringConfig(model=f"local-dir:{model_dir}")
+    real_trace = _encoder_cache._trace
+
+    def replace_then_trace(visual, preprocess):
+        other = save_tiny_clip(tmp_path / "other", seed=7) / "open_clip_model.safetensors"
+        shutil.copy(other, model_dir / "open_clip_model.safetensors")  # a new export lands mid-pick
+        return real_trace(visual, preprocess)
+
+    monkeypatch.setattr(_encoder_cache, "_trace", replace_then_trace)
+    load(cfg, tmp_path / "cache")
+    monkeypatch.setattr(_encoder_cache, "_trace", real_trace)
+    after = load(cfg, tmp_path / "cache")
+    assert after.model is not None  # no entry for the old tower under the new file's stamp
+    assert torch.allclose(after.score(IMAGES), load_scorer(cfg, "cpu").score(IMAGES), atol=1e-6)
 
 
 def test_an_unreadable_image_file_is_a_miss_not_an_error_and_is_rewritten(model_dir, tmp_path):
@@ -131,15 +165,22 @@ def test_a_missing_model_still_fails_in_its_own_words(tmp_path):
 def test_pick_reads_the_cache_and_picks_alike_and_can_be_told_not_to(
     standard_video, tiny_config, tmp_path, monkeypatch
 ):
+    import streamthumb._weights
+
     monkeypatch.setenv("STREAMTHUMB_CACHE_DIR", str(tmp_path / "cache"))
     first = pick(standard_video[0], tiny_config)
-    for thread in threading.enumerate():
-        if thread.name == "streamthumb-encoder-cache":
-            thread.join()
+    wait_for_writers()
     assert list((tmp_path / "cache" / "encoders").glob("*/image.pt"))
+
+    def no_open_clip(*args):
+        raise AssertionError("the model was built with open_clip, not read from the cache")
+
+    monkeypatch.setattr(streamthumb._weights, "load_model", no_open_clip)
     second = pick(standard_video[0], tiny_config)
+    monkeypatch.undo()
     assert [(p.t, round(p.score, 5)) for p in second.picks] == [(p.t, round(p.score, 5)) for p in first.picks]
     assert second.provenance == first.provenance
     monkeypatch.setenv("STREAMTHUMB_CACHE_DIR", str(tmp_path / "off"))
     pick(standard_video[0], tiny_config.with_overrides({"scoring.encoder_cache": False}))
+    wait_for_writers()
     assert not os.path.exists(tmp_path / "off")
