@@ -248,9 +248,10 @@ def _sources(cfg: ScoringConfig) -> list[Witness]:
     from . import _weights
 
     weights = _weights.weights_file(cfg)
-    if weights is None:
-        return []
-    return [[str(p), _stamp(p)] for p in _weights.source_files(cfg, weights)]
+    files = _weights.source_files(cfg, weights) if weights is not None else []
+    if not files or weights is None or files[0] != weights.absolute():
+        return []  # the checkpoint itself is gone (a dangling link): nothing to vouch with
+    return [[str(p), _stamp(p)] for p in files]
 
 
 def _trace(visual: torch.nn.Module, preprocess: dict[str, Any]) -> torch.jit.ScriptModule | None:
