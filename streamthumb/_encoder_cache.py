@@ -206,7 +206,8 @@ class _Entry:
         """Trace and save the tower, then the manifest; its ``entry_id``, or None when nothing was written."""
         from . import _weights
 
-        model, sha = scorer.model, scorer.provenance()["weights_sha256"]
+        model, provenance = scorer.model, scorer.provenance()
+        sha = provenance["weights_sha256"]
         if model is None or sha is None or not _weights.encodes_with_visual(model):
             return None  # no model (a cached scorer), no digest to vouch with, or a CoCa-like model
         traced = _trace(model.visual, scorer.preprocess_cfg)  # type: ignore[arg-type]
@@ -224,7 +225,7 @@ class _Entry:
             "witnesses": sources,
             "weights_file": Path(sources[0][0]).name,
             "weights_sha256": sha,
-            "preprocess": {k: list(v) if isinstance(v, tuple) else v for k, v in scorer.preprocess_cfg.items()},
+            "preprocess": provenance["preprocess"],  # JSON-ready: tuples made lists
         }
         with _replacing(self.folder / "manifest.json") as tmp:
             tmp.write_text(json.dumps(manifest, indent=1))
