@@ -87,3 +87,20 @@ def test_updates_carry_the_per_frame_content_score(standard_video):
         at_cut = max(s for t, s in finite if abs(t - cuts[0]) < 0.05)
         inside = statistics.median(s for t, s in finite if 0.5 < t < 2.5)
         assert at_cut > 5 * max(inside, 1e-3), (name, at_cut, inside)
+
+
+@pytest.mark.parametrize("name", ["content", "adaptive"])
+def test_frame_scores_equal_pyscenedetect_to_the_bit(name, video_720p):
+    """The one-pass score replaces ContentDetector's per-plane numpy arithmetic, not its values."""
+    path, _ = video_720p
+    theirs = ContentDetector() if name == "content" else AdaptiveDetector()
+    ours = make_shot_detector(ShotsConfig(detector=name), 25.0)
+    pairs = []
+    with VideoReader(path) as reader:
+        for frame, t in reader:
+            small = small_bgr(frame, *analysis_size(*frame_size(frame), 256))
+            update = ours.process(small, t)
+            theirs.process_frame(ours._timecode(t), small)
+            pairs.append((update.content, theirs._frame_score))
+    assert len(pairs) > 100 and any(a > 27 for a, _ in pairs)  # the cuts are in there
+    assert all(a == b for a, b in pairs)
