@@ -102,13 +102,14 @@ class SceneDetectShots(ShotDetector):
 
 
 class _OneDiffContent(ContentDetector):
-    """PySceneDetect's HSV frame score, computed with one ``absdiff`` and one ``mean``.
+    """PySceneDetect's HSV frame score, computed with one ``absdiff`` and one ``sumElems``.
 
     ``ContentDetector`` splits the HSV frame into three planes and takes each plane's mean
     absolute difference through int32 numpy copies: 0.17 ms a 256-pixel frame, on every frame
     of the video. ``absdiff`` and ``sumElems`` over the three-channel frame give the same three
-    exact integer sums, divided the same way, in 0.01 ms: the same scores to the bit. The cut decision (threshold, flash filter, adaptive window) stays PySceneDetect's.
-    Edge deltas and a stats manager take PySceneDetect's own path.
+    exact integer sums, divided the same way, in 0.01 ms: the same scores to the bit. The cut
+    decision (threshold, flash filter, adaptive window) stays PySceneDetect's. Edge deltas and
+    a stats manager take PySceneDetect's own path.
     """
 
     _last_hsv: np.ndarray | None = None
