@@ -207,7 +207,9 @@ class HaarFaceDetector(FaceDetector):
         found: list[tuple[FaceKind, Box, int]] = []
         for mirrored in (False, True):
             image = np.ascontiguousarray(small[:, ::-1]) if mirrored else small
-            for (x, y, w, h), n in _detections(self._profile, image, self._scale_factor, _PROFILE_NEIGHBOURS, side):
+            # The plain search: turned faces are found with fewer neighbours, too few for the
+            # first pass of ``_detections`` to see every time, and the image is small already.
+            for (x, y, w, h), n in _search(self._profile, image, self._scale_factor, _PROFILE_NEIGHBOURS, side):
                 if mirrored:
                     x = small.shape[1] - x - w
                 box = (round(x / scale), round(y / scale), round(w / scale), round(h / scale))
@@ -242,10 +244,89 @@ def _cascade(name: str) -> cv2.CascadeClassifier:
 def _detections(
     cascade: cv2.CascadeClassifier, image: np.ndarray, step: float, neighbours: int, side: int
 ) -> list[tuple[Box, int]]:
-    """(box, neighbour count) for each face the cascade finds, at least ``side`` pixels."""
-    boxes, counts = cascade.detectMultiScale2(image, scaleFactor=step, minNeighbors=neighbours, minSize=(side, side))
+    """(box, neighbour count) for each face the cascade finds, at least ``side`` pixels.
+
+    Above scale 2 OpenCV moves the window one pixel at a time instead of two, so most of a
+    plain search goes to large windows laid four times denser than smaller ones. The search
+    runs in two passes instead. The first finds every window the cascade accepts, an octave
+    at a time, each octave at the stride OpenCV uses below scale 2 (a tenth of the window). The
+    second searches only the regions around those windows the plain way, with OpenCV's own
+    grouping and neighbour count. A face the plain search finds fills many windows, so the
+    first pass sees at least one of them. On grainy 360p frames with no face the padded
+    frontal search costs about half as much (114 to 50 ms). On 240 LFW and astronaut faces
+    pasted into photos, 60 face-free crops and 28 benchmark frames, the faces it lost or gained
+    against the plain search all had 4 to 6 neighbours (frontal faces need 6 inside the frame):
+    a strong face is found either way.
+    """
+    found: list[tuple[Box, int]] = []
+    for (x0, y0, x1, y1), least, most in _regions(_windows(cascade, image, step, side), image.shape, side):
+        for (x, y, w, h), n in _search(cascade, image[y0:y1, x0:x1], step, neighbours, least, most):
+            found.append(((x + x0, y + y0, w, h), n))
+    return found
+
+
+def _search(
+    cascade: cv2.CascadeClassifier, image: np.ndarray, step: float, neighbours: int, least: int, most: int = 0
+) -> list[tuple[Box, int]]:
+    """OpenCV's plain search for windows of ``least`` to ``most`` pixels (0: any size):
+    (box, neighbour count) of each face."""
+    boxes, counts = cascade.detectMultiScale2(
+        image, scaleFactor=step, minNeighbors=neighbours, minSize=(least, least), maxSize=(most, most)
+    )
     rows = np.asarray(boxes, dtype=int).reshape(-1, 4).tolist()
     return [((x, y, w, h), int(n)) for (x, y, w, h), n in zip(rows, np.asarray(counts).ravel().tolist(), strict=True)]
+
+
+def _windows(cascade: cv2.CascadeClassifier, image: np.ndarray, step: float, side: int) -> list[Box]:
+    """Every window of at least ``side`` pixels the cascade accepts, found an octave at a time."""
+    window = max(cascade.getOriginalWindowSize())
+    found: list[Box] = []
+    octave, scale = image, 1
+    while min(octave.shape) >= window:
+        least = max(window, -(-side // scale))
+        if least < 2 * window:  # this octave's scales 1 to 2, where OpenCV steps 2 pixels
+            largest = (2 * window - 1, 2 * window - 1)
+            boxes = cascade.detectMultiScale(
+                octave, scaleFactor=step, minNeighbors=0, minSize=(least, least), maxSize=largest
+            )
+            rows = np.asarray(boxes, dtype=int).reshape(-1, 4).tolist()
+            found += [(x * scale, y * scale, w * scale, h * scale) for x, y, w, h in rows]
+        octave = cv2.resize(octave, (octave.shape[1] // 2, octave.shape[0] // 2), interpolation=cv2.INTER_AREA)
+        scale *= 2
+    return found
+
+
+_Region = tuple[int, int, int, int, int, int]
+"""(x0, y0, x1, y1, least, most): a part of an image, and the window sizes to search in it."""
+
+
+def _union(regions: list[_Region]) -> _Region:
+    """The bounding box of the regions, with the widest range of window sizes."""
+    x0, y0, x1, y1, least, most = zip(*regions, strict=True)
+    return (min(x0), min(y0), max(x1), max(y1), min(least), max(most))
+
+
+def _regions(windows: list[Box], shape: tuple[int, ...], side: int) -> list[tuple[tuple[int, int, int, int], int, int]]:
+    """Where to search fully: each window with a margin of its own size on every side, for
+    windows of a third to three times its size; overlapping regions are merged, so no window is
+    searched (and counted as a neighbour) twice."""
+    todo: list[_Region] = [(x - w, y - h, x + 2 * w, y + 2 * h, max(side, w // 3), 3 * w) for x, y, w, h in windows]
+    merged: list[_Region] = []
+    while todo:
+        region = todo.pop()
+        touching = [
+            m for m in merged if m[0] < region[2] and region[0] < m[2] and m[1] < region[3] and region[1] < m[3]
+        ]
+        if not touching:
+            merged.append(region)
+            continue
+        merged = [m for m in merged if m not in touching]
+        todo.append(_union([region, *touching]))
+    height, width = shape[:2]
+    return [
+        ((max(0, x0), max(0, y0), min(width, x1), min(height, y1)), least, most)
+        for x0, y0, x1, y1, least, most in merged
+    ]
 
 
 def _visible(box: Box, width: int, height: int) -> float:

@@ -4,7 +4,7 @@ import pytest
 import torch
 from skimage import data
 
-from streamthumb.faces import CUT_VISIBLE, Face, FaceDetector, HaarFaceDetector, _merge
+from streamthumb.faces import CUT_VISIBLE, Face, FaceDetector, HaarFaceDetector, _cascade, _detections, _merge, _search
 from synthetic import photo
 
 
@@ -139,9 +139,10 @@ def test_painted_over_eyes_read_as_closed():
 
 
 def test_eyes_of_small_faces_are_not_judged():
-    small = cv2.resize(np.ascontiguousarray(ASTRONAUT[:360]), (320, 180), interpolation=cv2.INTER_AREA)
+    # A 55-pixel face: a Haar box's size moves by up to 10 % with the search grid, so well below 60.
+    small = cv2.resize(np.ascontiguousarray(ASTRONAUT[:360]), (288, 162), interpolation=cv2.INTER_AREA)
     frame = np.full((360, 640, 3), 128, np.uint8)
-    frame[90:270, 160:480] = small
+    frame[99:261, 176:464] = small
     (face,) = HaarFaceDetector().detect_faces(batch(frame))[0]
     assert face.size < 60 and face.eyes_open is None
 
@@ -168,3 +169,23 @@ def test_face_checks_its_fields():
         Face((0, 0, 10, 10), visible=1.5)
     with pytest.raises(ValueError, match="box"):
         Face((0, 0, -1, 10))
+
+
+@pytest.mark.parametrize("zoom", [0.35, 0.5, 0.8, 1.2])
+@pytest.mark.parametrize("where", ["left", "centre", "top"])
+def test_two_pass_search_finds_the_strong_faces_of_the_plain_search(zoom, where):
+    """The first pass looks at a tenth of the windows; a clear face must not slip between them."""
+    side = round(640 * zoom)
+    face = cv2.resize(np.ascontiguousarray(data.astronaut()), (side, side), interpolation=cv2.INTER_AREA)
+    frame = cv2.resize(data.coffee(), (640, 360), interpolation=cv2.INTER_AREA)
+    x = {"left": -side // 6, "centre": (640 - side) // 2, "top": 320 - side // 2}[where]
+    y = -round(0.16 * side) if where == "top" else max(-side // 10, (360 - side) // 3)  # top: the forehead cut
+    top, left = max(0, y), max(0, x)
+    frame[top : min(360, y + side), left : min(640, x + side)] = face[top - y : 360 - y, left - x : 640 - x]
+    gray = cv2.copyMakeBorder(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), 54, 54, 54, 54, cv2.BORDER_REPLICATE)
+    cascade = _cascade("haarcascade_frontalface_alt2.xml")
+    plain = [box for box, n in _search(cascade, gray, 1.2, 3, 25) if n >= 8]
+    found = [box for box, n in _detections(cascade, gray, 1.2, 3, 25) if n >= 6]
+    assert plain, "the plain search must see the face for the comparison to mean anything"
+    for box in plain:
+        assert max(iou(box, other) for other in found) > 0.6, (box, found)
