@@ -111,7 +111,7 @@ class Picker:
         try:
             self._pipe = StreamPipeline(
                 cfg,
-                score=lambda images: engine.submit(images).result(),
+                submit=engine.submit,
                 scorer_ready=lambda: engine.ready,
                 device=engine.device,
                 bonuses=bonuses,

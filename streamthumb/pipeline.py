@@ -8,7 +8,7 @@ matter, and the selector. ``Picker`` (``picker.py``) runs the two halves on two 
 bounded queue between them; a test or a caller may also call them in turn on one thread.
 
 Example:
-    >>> pipe = StreamPipeline(config, fps=25.0, score=engine_submit)
+    >>> pipe = StreamPipeline(config, fps=25.0, submit=engine.submit)
     >>> for frame, t in frames:
     ...     batch += pipe.push(frame, t)
     >>> pipe.evaluate(batch + pipe.flush())
@@ -22,6 +22,7 @@ import math
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,12 +41,12 @@ from .results import Pick, Result, Shot, Stats, Verdict
 from .select import GreedySelector
 from .shots import analysis_size, make_shot_detector
 
-__all__ = ["ScoreFn", "SourceStats", "StreamPipeline"]
+__all__ = ["SourceStats", "StreamPipeline", "SubmitFn"]
 
 _SHORT_GAP = 1.0
 """Seconds: the closest two picks of a short video may be."""
-ScoreFn = Callable[[torch.Tensor], Scores]
-"""Scores (N, 3, H, W) uint8 views: an ``InferenceEngine``'s submit-and-wait, or a scorer."""
+SubmitFn = Callable[[torch.Tensor], Future[Scores]]
+"""Queues (N, 3, H, W) uint8 views for scoring: an ``InferenceEngine``'s ``submit``."""
 
 
 @dataclass(frozen=True)
@@ -67,9 +68,8 @@ class StreamPipeline:
 
     Args:
         config: Pipeline settings.
-        score: Scores a batch of views that passed the filters.
-        scorer_ready: False while ``score`` would wait for a model still loading: the face
-            search then runs first, on time that would otherwise be spent waiting.
+        submit: Queues a batch of views that passed the filters for scoring on another thread.
+        scorer_ready: False while the scores would wait for a model still loading.
         device: Where the filters run (the scorer's device).
         bonuses: Score bonuses, such as faces.
         fps: The stream's nominal frame rate.
@@ -84,7 +84,7 @@ class StreamPipeline:
         self,
         config: Config,
         *,
-        score: ScoreFn,
+        submit: SubmitFn,
         scorer_ready: Callable[[], bool] = lambda: True,
         device: torch.device,
         bonuses: Sequence[Bonus] = (),
@@ -97,7 +97,7 @@ class StreamPipeline:
         self.config = cfg = config
         self.fps = fps if fps and fps > 0 else 25.0
         self.video = video
-        self._score, self._device, self._on_event = score, device, on_event
+        self._submit, self._device, self._on_event = submit, device, on_event
         self._scorer_ready = scorer_ready
         self._filters: list[Filter] = make_filters(cfg)
         self._bonuses = list(bonuses)
@@ -220,22 +220,32 @@ class StreamPipeline:
             dropped.release()
 
     def _score_and_offer(self, cands: list[Candidate], images: torch.Tensor) -> None:
-        early = not self._scorer_ready()
+        pending = self._submit(images)
+        early = self._search_while_scoring(cands)
         if early:
-            # A cold start: the model is still loading. Searching faces now costs nothing
-            # (OpenCV runs beside the load's imports), where later it would follow the scores.
+            # The scorer works on another thread (or its model is still loading): the faces
+            # searched now cost no wait, where later they would follow the scores.
             for cand in cands:
                 cand.score = 0.0  # the bonuses add to it; the scores are added below
             self._apply_bonuses(cands)
-        self._score_candidates(cands, images, keep_bonuses=early)
+        self._score_candidates(cands, pending, keep_bonuses=early)
         for cand in cands:
             for dropped in self.selector.offer(cand):
                 dropped.release()
 
-    def _score_candidates(self, cands: list[Candidate], images: torch.Tensor, *, keep_bonuses: bool = False) -> None:
-        """Score, and add the quality terms; ``keep_bonuses``: the bonuses already in ``score`` stay."""
+    def _search_while_scoring(self, cands: list[Candidate]) -> bool:
+        """Whether to search these candidates' faces before their scores are in: while the
+        model loads, and while the pool has room, since pooled candidates are searched at
+        the end anyway (a later eviction spares a few at most, one pool's worth a video)."""
+        if not self._bonuses:
+            return False
+        return not self._scorer_ready() or len(self.selector) < self.selector.capacity
+
+    def _score_candidates(self, cands: list[Candidate], pending: Future[Scores], *, keep_bonuses: bool = False) -> None:
+        """Wait for the scores, and add the quality terms; ``keep_bonuses``: the bonuses already
+        in ``score`` stay."""
         start = time.perf_counter()
-        scores, embeddings = self._score(images)
+        scores, embeddings = pending.result()
         self.eval_timings["clip"] += time.perf_counter() - start
         self.scored += len(cands)
         for i, (cand, value) in enumerate(zip(cands, scores.tolist(), strict=True)):
@@ -358,7 +368,7 @@ class StreamPipeline:
         """Score the sharpest rejected candidates so even an all-blurry video gets thumbnails."""
         chosen = self.fallback.choose(num_shots)  # the sharpest, under the diversity rules
         for group in same_shape(chosen):
-            self._score_candidates(group, torch.stack([c.view for c in group]).to(self._device))
+            self._score_candidates(group, self._submit(torch.stack([c.view for c in group]).to(self._device)))
             self._apply_bonuses(group)
         chosen.sort(key=lambda c: -c.score)
         for rank, cand in enumerate(chosen, start=1):

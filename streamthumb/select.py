@@ -72,6 +72,11 @@ class GreedySelector(Selector):
         return len(self._items)
 
     @property
+    def capacity(self) -> int:
+        """Candidates pooled before an offer evicts one."""
+        return self._cfg.capacity
+
+    @property
     def items(self) -> list[Candidate]:
         return sorted(self._items, key=lambda c: -self._key(c))
 
