@@ -470,3 +470,32 @@ def test_importing_the_picker_does_not_import_open_clip():
 
     code = "import sys, streamthumb.picker; assert 'open_clip' not in sys.modules, 'open_clip was imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_faces_are_searched_while_the_scorer_encodes_and_the_pool_has_room(standard_video, tiny_config):
+    """The scorer's thread encodes a batch while the picker's searches its faces: with room in
+    the pool those searches are due at the end anyway, so they cost no waiting."""
+    from streamthumb.faces import HaarFaceDetector
+
+    events: list[tuple[str, float]] = []
+
+    class Slow(BrightnessScorer):
+        def score(self, images):
+            events.append(("score", time.monotonic()))
+            time.sleep(0.3)
+            events.append(("scored", time.monotonic()))
+            return super().score(images)
+
+    class Timed(HaarFaceDetector):
+        def detect_faces(self, images):
+            events.append(("search", time.monotonic()))
+            return super().detect_faces(images)
+
+    cfg = tiny_config.with_overrides({"select.pool_size": 40})  # every candidate fits
+    result = pick(standard_video[0], cfg, scorer=Slow(), face_detector=Timed())
+    first_score = next(t for e, t in events if e == "score")
+    first_done = next(t for e, t in events if e == "scored")
+    assert any(first_score <= t < first_done for e, t in events if e == "search")
+    warm = pick(standard_video[0], cfg, scorer=BrightnessScorer())  # the same picks as one after the other
+    assert [(p.t, p.score) for p in result.picks] == pytest.approx([(p.t, p.score) for p in warm.picks])
+    assert all(c.faces is not None for c in result.candidates if c.fate != "rejected")
