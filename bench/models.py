@@ -79,18 +79,10 @@ class LoadedModel:
     def scorer(self, precision: str = "auto") -> Any:
         """The model as a ``streamthumb.ClipScorer`` with the default prompts."""
         from streamthumb.config import ScoringConfig
-        from streamthumb.scoring import ClipScorer, embed_prompts
+        from streamthumb.scoring import scorer_from_model
 
         cfg = ScoringConfig(precision=precision)  # type: ignore[arg-type]
-        model = self.model.eval().requires_grad_(False)
-        return ClipScorer(
-            model.encode_image,
-            prompts=embed_prompts(model, self.tokenizer, cfg, self.device),
-            preprocess=self.preprocess_cfg,
-            device=self.device,
-            precision=precision,
-            model=model,
-        )
+        return scorer_from_model(self.model, self.tokenizer, cfg, self.device)
 
 
 def load_model(spec: ModelSpec, device: torch.device) -> LoadedModel:

@@ -28,7 +28,16 @@ import torch.nn.functional as F
 from .config import ScoringConfig
 from .errors import ModelError
 
-__all__ = ["BackgroundScorer", "ClipScorer", "ModelFreeScorer", "Prompts", "Scorer", "embed_prompts", "load_scorer"]
+__all__ = [
+    "BackgroundScorer",
+    "ClipScorer",
+    "ModelFreeScorer",
+    "Prompts",
+    "Scorer",
+    "embed_prompts",
+    "load_scorer",
+    "scorer_from_model",
+]
 
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -302,17 +311,36 @@ def load_scorer(cfg: ScoringConfig, device: torch.device | str = "cpu") -> Score
     device = torch.device(device)
     if cfg.model == "none":
         return ModelFreeScorer(device)
+    from . import _weights
+
+    model, tokenizer = _weights.load_model(cfg, device)
+    weights = _weights.weights_file(cfg)
+    # The file's name, not its path (which differs between machines); its SHA-256 identifies it.
+    identity = {"model": cfg.model, "pretrained": cfg.pretrained, "weights_file": weights.name if weights else None}
+    digest = _weights.FileDigest(weights).hexdigest if weights else None
+    return scorer_from_model(model, tokenizer, cfg, device, identity=identity, digest=digest)
+
+
+def scorer_from_model(
+    model: torch.nn.Module,
+    tokenizer: Callable[[Sequence[str]], torch.Tensor],
+    cfg: ScoringConfig,
+    device: torch.device,
+    *,
+    identity: Mapping[str, Any] | None = None,
+    digest: Callable[[], str | None] | None = None,
+) -> ClipScorer:
+    """An OpenCLIP model already built as a scorer: in eval mode without gradients, with the
+    config's prompts embedded and the model's own preprocessing.
+
+    ``load_scorer`` builds the model from the config first; the benchmark builds its own
+    (random weights of a real architecture) and comes in here.
+    """
     # Imported here, not at the top: open_clip (and torchvision under it) costs 1.5 s to import,
     # which a BackgroundScorer spends beside the decoder and --model none never spends.
     import open_clip
 
-    from . import _weights
-
-    model, tokenizer = _weights.load_model(cfg, device)
     model.eval().requires_grad_(False)
-    weights = _weights.weights_file(cfg)
-    # The file's name, not its path (which differs between machines); its SHA-256 identifies it.
-    identity = {"model": cfg.model, "pretrained": cfg.pretrained, "weights_file": weights.name if weights else None}
     return ClipScorer(
         model.encode_image,  # type: ignore[arg-type]
         prompts=embed_prompts(model, tokenizer, cfg, device),
@@ -320,7 +348,7 @@ def load_scorer(cfg: ScoringConfig, device: torch.device | str = "cpu") -> Score
         device=device,
         precision=cfg.precision,
         identity=identity,
-        digest=_weights.FileDigest(weights).hexdigest if weights else None,
+        digest=digest,
         model=model,
     )
 
