@@ -221,7 +221,7 @@ class StreamPipeline:
 
     def _score_and_offer(self, cands: list[Candidate], images: torch.Tensor) -> None:
         pending = self._submit(images)
-        early = self._search_while_scoring(cands)
+        early = self._search_while_scoring()
         if early:
             # The scorer works on another thread (or its model is still loading): the faces
             # searched now cost no wait, where later they would follow the scores.
@@ -233,8 +233,8 @@ class StreamPipeline:
             for dropped in self.selector.offer(cand):
                 dropped.release()
 
-    def _search_while_scoring(self, cands: list[Candidate]) -> bool:
-        """Whether to search these candidates' faces before their scores are in: while the
+    def _search_while_scoring(self) -> bool:
+        """Whether to search a batch's faces before its scores are in: while the
         model loads, and while the pool has room, since pooled candidates are searched at
         the end anyway (a later eviction spares a few at most, one pool's worth a video)."""
         if not self._bonuses:
