@@ -33,7 +33,7 @@ import itertools
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import ray
@@ -190,7 +190,9 @@ class _Running:
     task: VideoTask
     decoder: int
     attempt: int
-    started: float = field(default_factory=time.monotonic)
+    started: float | None = None
+    """When its decoder took it; None while a new decoder is still starting, so a worker
+    process's start-up (its imports, its scorer handles) is never charged to the video."""
     overdue: bool = False
     """Its decoder was killed for taking longer than ``video_timeout_s``."""
 
@@ -225,6 +227,7 @@ class RayExecutor:
         self._own_cluster = False
         self._scorers: list[Any] = []
         self._decoders: list[Any] = []
+        self._booting: dict[int, Any] = {}  # decoder index -> its ready() ref, until answered
         self._running: dict[Any, _Running] = {}  # object ref -> what it is
         self._retry: list[tuple[VideoTask, int]] = []  # (task, attempt) waiting for a decoder
         self._final: EngineStats | None = None
@@ -312,7 +315,7 @@ class RayExecutor:
         except GetTimeoutError as exc:
             self._stop()
             raise ModelError(f"the scorers did not load the model within {wait:g} s") from exc
-        self._decoders = [self._new_decoder() for _ in range(self._count)]
+        self._decoders = [self._new_decoder(i) for i in range(self._count)]
 
     def _connect(self) -> None:
         if ray.is_initialized():
@@ -347,10 +350,22 @@ class RayExecutor:
                 f"{gpus:g} each need {gpus * self._options.scorers:g} (use --gpus-per-scorer 0 for CPU)"
             )
 
-    def _new_decoder(self) -> Any:
+    def _new_decoder(self, index: int) -> Any:
         # No restarts: a dead decoder is replaced here, which counts the video's attempts.
         cls = ray.remote(_DecoderActor).options(num_cpus=1, max_restarts=0, max_task_retries=0)
-        return cls.remote(self._config, self._scorers, self._options)
+        actor = cls.remote(self._config, self._scorers, self._options)
+        self._booting[index] = actor.ready.remote()  # an actor runs its calls in order
+        return actor
+
+    def _is_booting(self, index: int) -> bool:
+        """Whether decoder ``index`` has yet to answer ``ready()``; never waits."""
+        ref = self._booting.get(index)
+        if ref is None:
+            return False
+        done, _ = ray.wait([ref], timeout=0)
+        if done:
+            del self._booting[index]
+        return not done
 
     def _stop(self) -> None:
         if self._scorers and self._final is None:
@@ -361,6 +376,7 @@ class RayExecutor:
         for actor in [*self._decoders, *self._scorers]:
             ray.kill(actor, no_restart=True)
         self._decoders, self._scorers = [], []
+        self._booting.clear()
         if self._own_cluster:
             ray.shutdown()
             self._own_cluster = False
@@ -373,7 +389,8 @@ class RayExecutor:
             self._retry.append((task, attempt))
             return
         ref = self._decoders[free].process.remote(task)
-        self._running[ref] = _Running(task, free, attempt)
+        started = None if self._is_booting(free) else time.monotonic()
+        self._running[ref] = _Running(task, free, attempt, started)
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
 
     def _free_decoder(self) -> int | None:
@@ -391,9 +408,17 @@ class RayExecutor:
         return []
 
     def _stop_overdue(self) -> None:
-        """Kill decoders stuck on one video past ``video_timeout_s``; their refs then fail."""
+        """Kill decoders stuck on one video past ``video_timeout_s``; their refs then fail.
+
+        A video's clock starts when its decoder is up: a new worker process can take seconds
+        to start on a busy node.
+        """
         now = time.monotonic()
         for job in self._running.values():
+            if job.started is None:
+                if not self._is_booting(job.decoder):
+                    job.started = now
+                continue
             if not job.overdue and now - job.started > self._options.video_timeout_s:
                 job.overdue = True
                 ray.kill(self._decoders[job.decoder], no_restart=True)
@@ -414,7 +439,7 @@ class RayExecutor:
         if isinstance(exc, RayTaskError) and not isinstance(exc, ScorerLost):
             return Outcome.crashed(job.task, exc)  # the code raised: retrying would only repeat it
         if isinstance(exc, RayActorError):
-            self._decoders[job.decoder] = self._new_decoder()
+            self._decoders[job.decoder] = self._new_decoder(job.decoder)
             self.restarts += 1
         if job.attempt >= self._options.retries:
             tries = job.attempt + 1

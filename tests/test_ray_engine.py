@@ -36,9 +36,16 @@ SHOTS = [Segment("rocket", 0.6), Segment("camera", 0.6)]
 
 
 @pytest.fixture(scope="module")
-def cluster():
+def flags(tmp_path_factory) -> Path:
+    """A folder whose files switch on ``ray_hooks``' faults in the module's workers."""
+    return tmp_path_factory.mktemp("ray-flags")
+
+
+@pytest.fixture(scope="module")
+def cluster(flags):
     """A two-CPU local Ray cluster for the module: room for one scorer and one decoder."""
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env=RUNTIME_ENV)
+    env = {**RUNTIME_ENV, "env_vars": {**RUNTIME_ENV["env_vars"], "STREAMTHUMB_TEST_FLAGS": str(flags)}}
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env=env)
     yield
     ray.shutdown()
 
@@ -208,7 +215,8 @@ def test_sigkill_of_the_driver_then_rerun_resumes_exactly(tiny_clip_dir, tmp_pat
         "--model", f"local-dir:{tiny_clip_dir}", "--device", "cpu",
     ]  # fmt: skip
     proc = subprocess.Popen([sys.executable, "-c", DRIVER, json.dumps(RUNTIME_ENV), *argv], stderr=subprocess.PIPE)
-    sigkill_when(proc, lambda: "done" in _statuses(out / DB_NAME), what="a finished video")
+    both = {"done", "pending"}  # between a commit and the next row, there may be no pending one
+    sigkill_when(proc, lambda: both <= _statuses(out / DB_NAME), what="a finished video and one in flight")
     killed = rows(out / DB_NAME)
     assert any(status == "pending" for status, _, _ in killed.values())
     assert cli.main([*argv[:4], "--engine", "local", *argv[6:]]) == 0  # the other engine finishes it
@@ -262,3 +270,14 @@ def test_a_video_stuck_past_its_timeout_is_stopped_and_recorded(cluster, tiny_co
     assert (summary.done, summary.failed) == (1, 1)
     (failure,) = summary.failures
     assert failure.path.endswith("stuck.mp4") and "took longer than 5 s" in failure.reason
+
+
+def test_a_decoder_slow_to_start_does_not_use_up_its_video_s_timeout(cluster, flags, tiny_config, tmp_path):
+    lib = library(tmp_path / "lib", ["a"])
+    (flags / "slow-boot").write_text("4")
+    try:
+        options = RayOptions(retries=0, video_timeout_s=3.0)
+        summary = run_batch([str(lib)], tmp_path / "out", tiny_config, workers=1, executor=on_ray(tiny_config, options))
+    finally:
+        (flags / "slow-boot").unlink()
+    assert (summary.done, summary.failed) == (1, 0), summary.failures
