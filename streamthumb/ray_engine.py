@@ -353,7 +353,7 @@ class RayExecutor:
     def _new_decoder(self, index: int) -> Any:
         # No restarts: a dead decoder is replaced here, which counts the video's attempts.
         cls = ray.remote(_DecoderActor).options(num_cpus=1, max_restarts=0, max_task_retries=0)
-        actor = cls.remote(self._config, self._scorers, self._options)
+        actor: Any = cls.remote(self._config, self._scorers, self._options)
         self._booting[index] = actor.ready.remote()  # an actor runs its calls in order
         return actor
 
