@@ -182,3 +182,14 @@ def test_blur_effect_is_the_gradient_a_9_pixel_box_blur_takes_away():
         expected = 1 - (sharp - soft).clamp(min=0).flatten(1).sum(1) / sharp.flatten(1).sum(1)
         assert torch.allclose(blur_effect(gray, axis), expected, atol=1e-5)
     assert blur_effect(gray, -1)[1] > blur_effect(gray, -2)[1] + 0.1
+
+
+def test_variance_and_halve_equal_torch_s_own_on_odd_sizes_and_bright_images():
+    from streamthumb.filters._base import halve, variance
+
+    images = 200 + 40 * torch.rand(4, 3, 37, 65, generator=torch.Generator().manual_seed(0))  # a mean far from 0
+    rows = images.flatten(1)
+    assert torch.allclose(variance(rows), rows.var(dim=1), rtol=1e-5)
+    assert torch.allclose(variance(rows[:, :1]), torch.zeros(4))  # one value: no spread, no division by 0
+    assert halve(images).shape == (4, 3, 18, 32)
+    assert torch.allclose(halve(images), torch.nn.functional.avg_pool2d(images, 2), rtol=1e-6)

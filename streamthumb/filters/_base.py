@@ -16,7 +16,7 @@ from ..results import Verdict
 if TYPE_CHECKING:
     from ..record import Candidate
 
-__all__ = ["Bonus", "Filter", "Views", "laplacian", "measure_all", "same_shape"]
+__all__ = ["Bonus", "Filter", "Views", "halve", "laplacian", "measure_all", "same_shape", "variance"]
 
 
 @torch.inference_mode()
@@ -33,6 +33,25 @@ def laplacian(gray: torch.Tensor) -> torch.Tensor:
     rows = padded[..., :height, :] + padded[..., 1 : height + 1, :] + padded[..., 2:, :]
     box = rows[..., :width] + rows[..., 1 : width + 1] + rows[..., 2:]
     return box - 9 * gray
+
+
+def variance(rows: torch.Tensor) -> torch.Tensor:
+    """(N,) unbiased variance of each row of (N, M) float values.
+
+    Two passes, the mean then the sum of squared deviations: on a CPU, ``Tensor.var`` (one
+    Welford pass) costs three times as much on 16 views of 640x360 (26 against 9 ms), and the
+    two agree to 1e-7 of the variance.
+    """
+    centred = rows - rows.mean(dim=1, keepdim=True)
+    return torch.linalg.vecdot(centred, centred) / max(1, rows.shape[1] - 1)
+
+
+def halve(images: torch.Tensor) -> torch.Tensor:
+    """(N, C, H // 2, W // 2): the mean of each 2x2 block, as ``avg_pool2d(images, 2)`` gives,
+    from four strided slices, which cost two thirds of it on a CPU."""
+    height, width = images.shape[-2] // 2 * 2, images.shape[-1] // 2 * 2
+    even, odd = images[..., 0:height:2, :width], images[..., 1:height:2, :width]
+    return (even[..., 0::2] + even[..., 1::2] + odd[..., 0::2] + odd[..., 1::2]) * 0.25
 
 
 class Views:
@@ -76,6 +95,12 @@ class Views:
     def laplacian(self) -> torch.Tensor:
         """(N, 1, h, w) 3x3 Laplacian of ``gray``: the sharpness, centre and noise measures share it."""
         return laplacian(self.gray)
+
+    @cached_property
+    def laplacian_variance(self) -> torch.Tensor:
+        """(N,) variance of ``laplacian``: the sharpness threshold's measure, which the noise
+        filter compares across sizes."""
+        return variance(self.laplacian.flatten(1))
 
     @cached_property
     def histogram(self) -> torch.Tensor:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import torch
-import torch.nn.functional as F
 
 from ..results import Verdict
-from ._base import Filter, Views
+from ._base import Filter, Views, halve, variance
 
 __all__ = ["ExposureFilter", "colourfulness"]
 
@@ -20,10 +19,10 @@ def colourfulness(rgb: torch.Tensor) -> torch.Tensor:
     the same planes as exposure; at half size, since four times fewer pixels give the same
     statistics.
     """
-    rgb = F.avg_pool2d(rgb, 2)
+    rgb = halve(rgb)
     rg = (rgb[:, 0] - rgb[:, 1]).flatten(1)
     yb = (0.5 * (rgb[:, 0] + rgb[:, 1]) - rgb[:, 2]).flatten(1)
-    spread = (rg.var(dim=1) + yb.var(dim=1)).sqrt()
+    spread = (variance(rg) + variance(yb)).sqrt()
     centre = (rg.mean(dim=1) ** 2 + yb.mean(dim=1) ** 2).sqrt()
     return spread + 0.3 * centre
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import torch
-import torch.nn.functional as F
 
 from ..results import Verdict
-from ._base import Filter, Views
+from ._base import Filter, Views, halve
 from .sharpness import laplacian_variance
 
 __all__ = ["NoiseFilter"]
@@ -26,8 +25,8 @@ class NoiseFilter(Filter):
     reasons = ("noise",)
 
     def measure(self, views: Views) -> dict[str, torch.Tensor]:
-        full = views.laplacian.flatten(1).var(dim=1)
-        half = laplacian_variance(F.avg_pool2d(views.gray, 2))
+        full = views.laplacian_variance
+        half = laplacian_variance(halve(views.gray))
         return {"detail_ratio": half / full.clamp(min=1e-6)}
 
     def judge(self, signals: Mapping[str, float]) -> Verdict:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import torch
 
 from ..results import Verdict
-from ._base import Filter, Views, laplacian
+from ._base import Filter, Views, laplacian, variance
 
 __all__ = ["SharpnessFilter", "centre_detail", "laplacian_variance"]
 
@@ -20,7 +20,7 @@ __all__ = ["SharpnessFilter", "centre_detail", "laplacian_variance"]
 @torch.inference_mode()
 def laplacian_variance(gray: torch.Tensor) -> torch.Tensor:
     """(N,) variance of the 3x3 Laplacian of (N, 1, H, W) float gray images."""
-    return laplacian(gray).flatten(1).var(dim=1)
+    return variance(laplacian(gray).flatten(1))
 
 
 def centre_detail(lap: torch.Tensor) -> torch.Tensor:
@@ -40,7 +40,7 @@ class SharpnessFilter(Filter):
 
     def measure(self, views: Views) -> dict[str, torch.Tensor]:
         lap = views.laplacian
-        return {"sharpness": lap.flatten(1).var(dim=1), "centre_detail": centre_detail(lap)}
+        return {"sharpness": views.laplacian_variance, "centre_detail": centre_detail(lap)}
 
     def judge(self, signals: Mapping[str, float]) -> Verdict:
         value, limit = signals["sharpness"], self.config.filters.sharpness.min_sharpness
