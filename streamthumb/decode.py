@@ -188,13 +188,26 @@ class VideoReader:
 
 
 def _video_stream(container: av.container.InputContainer, path: str) -> av.VideoStream:
-    streams = [s for s in container.streams.video if s.codec_context is not None]
+    """The first video stream that is not cover art.
+
+    Cover art (an album picture in an MP3 or M4A) is stored as a one-frame "video" stream
+    marked ``attached_pic``: a music file with a picture is still audio, so it has no video.
+    """
+    streams = [
+        s
+        for s in container.streams.video
+        if s.codec_context is not None and not s.disposition & av.stream.Disposition.attached_pic
+    ]
     if not streams:
-        kinds = ", ".join(sorted({str(s.type) for s in container.streams})) or "no streams"
-        raise NoVideoStreamError(f"{path}: has no video stream (found: {kinds})")
-    # Cover art is stored as a one-frame "video" stream; prefer a real one.
-    real = [s for s in streams if not s.disposition & av.stream.Disposition.attached_pic]
-    return (real or streams)[0]
+        kinds = sorted({_kind(s) for s in container.streams})
+        raise NoVideoStreamError(f"{path}: has no video stream (found: {', '.join(kinds) or 'no streams'})")
+    return streams[0]
+
+
+def _kind(stream: av.stream.Stream) -> str:
+    if stream.disposition & av.stream.Disposition.attached_pic:
+        return "cover art"
+    return str(stream.type)
 
 
 def check_frame(frame: object) -> Frame:

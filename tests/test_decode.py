@@ -142,6 +142,29 @@ def test_audio_only_file_has_no_video_stream(tmp_path):
         VideoReader(path)
 
 
+def test_music_with_cover_art_has_no_video_stream(tmp_path):
+    """An MP3's album picture is a one-frame "video" stream marked as cover art: not a video."""
+    import av
+
+    path = tmp_path / "song.mp3"
+    with av.open(str(path), "w") as container:
+        audio = container.add_stream("mp3", rate=44100)
+        cover = container.add_stream("png", rate=1)
+        cover.width, cover.height, cover.pix_fmt = 64, 64, "rgb24"
+        cover.disposition = av.stream.Disposition.attached_pic
+        picture = av.VideoFrame.from_ndarray(np.full((64, 64, 3), 200, np.uint8), format="rgb24")
+        for packet in [*cover.encode(picture), *cover.encode(None)]:
+            container.mux(packet)
+        samples = av.AudioFrame.from_ndarray(np.zeros((1, 44100), np.float32), format="fltp", layout="mono")
+        samples.sample_rate, samples.pts = 44100, 0
+        for packet in [*audio.encode(samples), *audio.encode(None)]:
+            container.mux(packet)
+    with av.open(str(path)) as container:  # the file is what the test means it to be
+        assert [s.type for s in container.streams] == ["audio", "video"]
+    with pytest.raises(NoVideoStreamError, match=r"has no video stream \(found: audio, cover art\)"):
+        VideoReader(path)
+
+
 def _write(path, data):
     path.write_bytes(data)
     return path
