@@ -217,11 +217,27 @@ def _ratio_table(report: Mapping[str, Any]) -> str:
     if len(report["videos"]) > 1:
         rows.append(_row(["geometric mean", *(_fmt(report.get(k), 2) for k in keys), "", "", ""]))
     rule = report["videos"][0]["ratios"]["ideal_rule"] if report["videos"] else ""
-    return "\n".join(rows) + (
-        f"\n\nideal = {rule}; efficiency = ideal / streamthumb; speedups = seed wall / contender wall. "
-        "The CPU-s columns are the same ratios in CPU seconds, which other jobs on the machine barely move. "
-        "frames/s counts source frames per wall second."
+    return (
+        "\n".join(rows)
+        + _round_lines(report["videos"])
+        + (
+            f"\n\nideal = {rule}; efficiency = ideal / streamthumb; speedups = seed wall / contender wall. "
+            "The CPU-s columns are the same ratios in CPU seconds, which other jobs on the machine barely move. "
+            "frames/s counts source frames per wall second."
+        )
     )
+
+
+def _round_lines(videos: Iterable[Mapping[str, Any]]) -> str:
+    """Each ratio round by round, under the table of the fastest runs' ratios."""
+    lines = []
+    for video in videos:
+        rounds = video.get("rounds") or []
+        for key in TARGETS:
+            values = [r.get(key) for r in rounds]
+            if any(v is not None for v in values):
+                lines.append(f"- {video['name']} {key}: {', '.join(_fmt(v, 2) for v in values)}")
+    return "\n\nRound by round (each round's contenders ran side by side):\n" + "\n".join(lines) if lines else ""
 
 
 def _row(cells: Iterable[Any]) -> str:

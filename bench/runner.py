@@ -177,7 +177,19 @@ def _run_video(
     frames = _best(runs.get("decode_floor", [])).get("frames") or info["frames"]
     info["frames"] = frames
     contenders = {label: add_rates(_best(results), frames, info["duration"]) for label, results in runs.items()}
-    return {"name": name, "path": str(path), **info, "contenders": contenders, "ratios": ratios(contenders, device)}
+    video = {"name": name, "path": str(path), **info, "contenders": contenders, "ratios": ratios(contenders, device)}
+    if options.repeat > 1:
+        video["rounds"] = _round_ratios(runs, device)
+    return video
+
+
+def _round_ratios(runs: dict[str, list[dict[str, Any]]], device: str) -> list[dict[str, Any]]:
+    """The ratios of each round on its own: its contenders ran minutes apart at most, so how
+    much these move is how much the fastest-run ratios can be trusted."""
+    count = max(len(results) for results in runs.values())
+    return [
+        ratios({label: results[i] for label, results in runs.items() if i < len(results)}, device) for i in range(count)
+    ]
 
 
 def _plan(options: BenchOptions) -> list[tuple[str, str, str | None]]:

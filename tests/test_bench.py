@@ -111,18 +111,22 @@ def test_repeat_keeps_the_fastest_run(tiny_video: Path, tiny_clip_dir: Path) -> 
         files=(tiny_video,),
         model=f"local-dir:{tiny_clip_dir}",
         device="cpu",
-        contenders=("encode_floor", "streamthumb"),  # the encode floor still runs after streamthumb
+        contenders=("encode_floor", "decode_floor", "streamthumb"),  # the encode floor still runs after streamthumb
         repeat=2,
         isolate=False,
     )
     report = run_benchmark(options, log=lambda _: None)
     contenders = report["videos"][0]["contenders"]
-    for name in ("encode_floor", "streamthumb"):
+    for name in ("encode_floor", "decode_floor", "streamthumb"):
         assert len(contenders[name]["runs_s"]) == 2
         assert contenders[name]["wall_s"] == min(contenders[name]["runs_s"])
     runs = contenders["streamthumb"]["runs_s"]
     spread = f"+{(max(runs) - min(runs)) / min(runs):.0%} of 2"
     assert spread in markdown(report)  # the rounds' spread is shown, so noise reads as noise
+    decode, encode = contenders["decode_floor"]["runs_s"], contenders["encode_floor"]["runs_s"]
+    by_round = [(decode[i] + encode[i]) / runs[i] for i in range(2)]  # each round's own efficiency
+    assert [r["efficiency"] for r in report["videos"][0]["rounds"]] == pytest.approx(by_round)
+    assert f"efficiency: {by_round[0]:.2f}, {by_round[1]:.2f}" in markdown(report)
 
 
 def test_encoder_sweep_reports_every_point(tiny_clip_dir: Path) -> None:

@@ -274,9 +274,9 @@ def test_a_video_stuck_past_its_timeout_is_stopped_and_recorded(cluster, tiny_co
 
 def test_a_decoder_slow_to_start_does_not_use_up_its_video_s_timeout(cluster, flags, tiny_config, tmp_path):
     lib = library(tmp_path / "lib", ["a"])
-    (flags / "slow-boot").write_text("4")
+    (flags / "slow-boot").write_text("6")
     try:
-        options = RayOptions(retries=0, video_timeout_s=3.0)
+        options = RayOptions(retries=0, video_timeout_s=5.0)  # shorter than the start-up
         summary = run_batch([str(lib)], tmp_path / "out", tiny_config, workers=1, executor=on_ray(tiny_config, options))
     finally:
         (flags / "slow-boot").unlink()
