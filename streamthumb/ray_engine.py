@@ -33,7 +33,7 @@ import itertools
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import ray
@@ -193,8 +193,9 @@ class _Running:
     started: float | None = None
     """When its decoder took it; None while a new decoder is still starting, so a worker
     process's start-up (its imports, its scorer handles) is never charged to the video."""
-    overdue: bool = False
-    """Its decoder was killed for taking longer than ``video_timeout_s``."""
+    launched: float = field(default_factory=time.monotonic)
+    overdue: str | None = None
+    """Why its decoder was killed: it took too long, or never started."""
 
 
 class RayExecutor:
@@ -408,19 +409,24 @@ class RayExecutor:
         return []
 
     def _stop_overdue(self) -> None:
-        """Kill decoders stuck on one video past ``video_timeout_s``; their refs then fail.
+        """Kill decoders stuck on one video past ``video_timeout_s``, or still starting after
+        ``startup_timeout_s`` (a node lost, no room to place it); their refs then fail.
 
         A video's clock starts when its decoder is up: a new worker process can take seconds
         to start on a busy node.
         """
         now = time.monotonic()
+        options = self._options
         for job in self._running.values():
-            if job.started is None:
-                if not self._is_booting(job.decoder):
-                    job.started = now
+            if job.overdue is not None:
                 continue
-            if not job.overdue and now - job.started > self._options.video_timeout_s:
-                job.overdue = True
+            if job.started is None and not self._is_booting(job.decoder):
+                job.started = now
+            if job.started is None and now - job.launched > options.startup_timeout_s:
+                job.overdue = f"its decoder did not start within {options.startup_timeout_s:g} s"
+            elif job.started is not None and now - job.started > options.video_timeout_s:
+                job.overdue = f"it took longer than {options.video_timeout_s:g} s"
+            if job.overdue is not None:
                 ray.kill(self._decoders[job.decoder], no_restart=True)
 
     def _collect(self, ref: Any) -> Outcome | None:
@@ -443,7 +449,7 @@ class RayExecutor:
             self.restarts += 1
         if job.attempt >= self._options.retries:
             tries = job.attempt + 1
-            why = f"it took longer than {self._options.video_timeout_s:g} s" if job.overdue else _cause(exc)
+            why = job.overdue or _cause(exc)
             attempts = f"{tries} attempt{'s' if tries != 1 else ''}"
             return Outcome(job.task, None, {}, error=f"{job.task.listed}: gave up after {attempts}: {why}")
         self._launch(job.task, job.attempt + 1)

@@ -281,3 +281,16 @@ def test_a_decoder_slow_to_start_does_not_use_up_its_video_s_timeout(cluster, fl
     finally:
         (flags / "slow-boot").unlink()
     assert (summary.done, summary.failed) == (1, 0), summary.failures
+
+
+def test_a_decoder_that_never_starts_fails_its_video_after_the_startup_timeout(cluster, flags, tiny_config, tmp_path):
+    lib = library(tmp_path / "lib", ["a"])
+    (flags / "slow-boot").write_text("60")  # as a decoder Ray can never place
+    try:
+        options = RayOptions(retries=0, startup_timeout_s=10.0)
+        summary = run_batch([str(lib)], tmp_path / "out", tiny_config, workers=1, executor=on_ray(tiny_config, options))
+    finally:
+        (flags / "slow-boot").unlink()
+    assert (summary.done, summary.failed) == (0, 1)
+    (failure,) = summary.failures
+    assert "gave up after 1 attempt: its decoder did not start within 10 s" in failure.reason
