@@ -72,10 +72,10 @@ class RayOptions:
     """The longest one scoring call may take before it counts as lost."""
     startup_timeout_s: float = 900.0
     """How long the scorers may take to load the model at the start (a first download of the
-    weights on every node can take minutes)."""
+    weights on every node can take minutes), and a decoder to start."""
     video_timeout_s: float = 3600.0
-    """The longest one video may take on a decoder: a decoder stuck longer is killed, and the
-    video retried like one whose decoder died."""
+    """The longest one video may take on a decoder once it is up: a decoder stuck longer is
+    killed, and the video retried like one whose decoder died."""
 
     def __post_init__(self) -> None:
         if self.scorers < 1:
