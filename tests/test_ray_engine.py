@@ -265,18 +265,18 @@ def test_urls_are_inputs_on_every_engine_and_done_ones_are_skipped(cluster, tiny
 
 def test_a_video_stuck_past_its_timeout_is_stopped_and_recorded(cluster, tiny_config, tmp_path):
     lib = library(tmp_path / "lib", ["a", "stuck"])
-    options = RayOptions(retries=0, video_timeout_s=5.0)  # "stuck" hangs for a minute
+    options = RayOptions(retries=0, video_timeout_s=8.0)  # "stuck" hangs for a minute
     summary = run_batch([str(lib)], tmp_path / "out", tiny_config, workers=1, executor=on_ray(tiny_config, options))
     assert (summary.done, summary.failed) == (1, 1)
     (failure,) = summary.failures
-    assert failure.path.endswith("stuck.mp4") and "took longer than 5 s" in failure.reason
+    assert failure.path.endswith("stuck.mp4") and "took longer than 8 s" in failure.reason
 
 
 def test_a_decoder_slow_to_start_does_not_use_up_its_video_s_timeout(cluster, flags, tiny_config, tmp_path):
     lib = library(tmp_path / "lib", ["a"])
-    (flags / "slow-boot").write_text("6")
+    (flags / "slow-boot").write_text("10")
     try:
-        options = RayOptions(retries=0, video_timeout_s=5.0)  # shorter than the start-up
+        options = RayOptions(retries=0, video_timeout_s=8.0)  # shorter than the start-up
         summary = run_batch([str(lib)], tmp_path / "out", tiny_config, workers=1, executor=on_ray(tiny_config, options))
     finally:
         (flags / "slow-boot").unlink()
