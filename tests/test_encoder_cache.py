@@ -137,6 +137,21 @@ def test_an_unreadable_image_file_is_a_miss_not_an_error_and_is_rewritten(model_
     assert load(cfg, tmp_path / "cache").model is None
 
 
+def test_the_tower_code_and_weights_are_saved_apart_and_checked_against_each_other(model_dir, tmp_path):
+    cfg = ScoringConfig(model=f"local-dir:{model_dir}")
+    expected = load(cfg, tmp_path / "cache").score(IMAGES)
+    (image,) = (tmp_path / "cache").glob("*/image.pt")
+    saved = torch.load(image, weights_only=True)
+    # The weights are a plain state dict (mapped into memory on a read), the code holds none.
+    assert len(saved["code"]) < sum(t.nbytes for t in saved["weights"].values())
+    saved["weights"].pop(next(iter(saved["weights"])))
+    torch.save(saved, image)  # a slot left empty would score garbage or fail mid-pick
+    scorer = load(cfg, tmp_path / "cache")
+    assert scorer.model is not None and torch.allclose(scorer.score(IMAGES), expected, atol=1e-6)
+    hit = load(cfg, tmp_path / "cache")
+    assert hit.model is None and torch.allclose(hit.score(IMAGES), expected, atol=1e-5)
+
+
 def test_new_prompts_reuse_the_image_tower(model_dir, tmp_path):
     cfg = ScoringConfig(model=f"local-dir:{model_dir}")
     load(cfg, tmp_path / "cache")
