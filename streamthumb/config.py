@@ -131,9 +131,18 @@ class CandidatesConfig:
     per_pick: int = 3
     """When the video's length is known, sample at least this many candidates per requested
     pick (``every`` shrinks for short videos); 0 keeps ``every`` as it is."""
+    trim_borders: bool = True
+    """Find black bars (letterbox, pillarbox) on each candidate and leave them out: the
+    filters, faces and scorer judge the picture inside, and the thumbnail is that picture."""
+    border_luma: float = 32.0
+    """A bar's pixels are no brighter than this (0-255 RGB, any channel)."""
+    min_border: float = 0.02
+    """Bars thinner than this fraction of the frame's side are left in place."""
 
     def __post_init__(self) -> None:
         _check(self.shot_offset >= 0, "candidates.shot_offset", "must be >= 0")
+        _check(0 <= self.border_luma < 255, "candidates.border_luma", "must be in [0, 255)")
+        _check(0 < self.min_border < 0.5, "candidates.min_border", "must be a fraction in (0, 0.5)")
         _check(self.every >= 0, "candidates.every", "must be >= 0")
         _check(self.dedupe_gap >= 0, "candidates.dedupe_gap", "must be >= 0")
         _check(self.analysis_size >= 32, "candidates.analysis_size", "must be >= 32")

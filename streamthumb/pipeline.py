@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from av.video.reformatter import VideoReformatter
 
+from .borders import find_picture, to_frame
 from .candidates import CandidatePlanner
 from .config import Config, SelectConfig
 from .decode import Frame, analysis_view, frame_size, keep, small_bgr, to_rgb, upright_size
@@ -174,6 +175,8 @@ class StreamPipeline:
             cand.view = analysis_view(
                 cand.frame, self.config.candidates.analysis_size, self._view_scaler, tone_map=self._tone_map
             )
+            if self.config.candidates.trim_borders:
+                _trim_borders(cand, self.config)
             if self._keep_thumbs:
                 cand.thumb = _thumb(cand.view)
         self.records += ready
@@ -439,6 +442,20 @@ def _every(config: Config, duration: float | None) -> float:
     return min(cand.every, duration / (cand.per_pick * config.select.k + 1))
 
 
+def _trim_borders(cand: Candidate, config: Config) -> None:
+    """Cut the black bars off the candidate's view and note where its picture lies in the frame,
+    so the filters, faces and scorer judge only the picture and the pick is that picture."""
+    assert cand.frame is not None
+    box = find_picture(cand.view, config.candidates)
+    if box is None:
+        return
+    x, y, w, h = box
+    height, width = cand.view.shape[-2:]
+    cand.picture = to_frame(box, (width, height), upright_size(cand.frame))
+    cand.view = cand.view[:, y : y + h, x : x + w].contiguous()
+    cand.measure("borders", 1.0 - w * h / (width * height))
+
+
 _THUMB_HEIGHT = 120
 """Pixels: the height of the copies a report shows."""
 
@@ -455,6 +472,10 @@ def _to_pick(cand: Candidate, fallback: bool, tone_map: bool, *, rank: int | Non
     """The pick of a pooled candidate: its rank, or ``rank`` for a snapshot, which ranks nobody."""
     rank = rank or cand.rank
     assert cand.frame is not None and rank is not None
-    image = to_rgb(cand.frame, tone_map=tone_map).permute(1, 2, 0).contiguous().cpu().numpy()
+    rgb = to_rgb(cand.frame, tone_map=tone_map)
+    if cand.picture is not None:
+        x, y, w, h = cand.picture
+        rgb = rgb[:, y : y + h, x : x + w]
+    image = rgb.permute(1, 2, 0).contiguous().cpu().numpy()
     embedding = None if cand.embedding is None else cand.embedding.float().cpu().numpy()
     return Pick(rank=rank, candidate=cand.info(), fallback=fallback, image=image, embedding=embedding)

@@ -24,7 +24,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from .decode import Frame
+from .decode import Frame, upright_size
 from .results import Box, CandidateInfo, Fate, Origin, Verdict
 
 __all__ = ["Candidate"]
@@ -52,8 +52,12 @@ class Candidate:
     verdicts: list[Verdict] = field(default_factory=list)
     embedding: Any = field(default=None, repr=False)
     """The scorer's (D,) unit-norm image embedding, when it gives one."""
+    picture: Box | None = None
+    """Where the picture lies in the upright frame (full-resolution pixels) when black bars
+    around it were trimmed; None when the picture is the whole frame."""
     faces: tuple[Box, ...] | None = None
-    """Face boxes in full-resolution pixels of the upright frame; None until searched."""
+    """Face boxes in full-resolution pixels of the picture (the upright frame, less any bars);
+    None until searched."""
     score: float = math.nan
     """The final score the selector ranks by; NaN until scored."""
     fate: Fate = "pending"
@@ -86,6 +90,13 @@ class Candidate:
         """Set the fate; a later stage may overrule an earlier one (a fallback gets picked)."""
         self.fate, self.fate_detail, self.rank = fate, detail, rank
 
+    def picture_size(self) -> tuple[int, int]:
+        """(width, height) of the picture in full-resolution pixels: the frame less any bars."""
+        if self.picture is not None:
+            return self.picture[2], self.picture[3]
+        assert self.frame is not None, "the picture's size is known while the frame is held"
+        return upright_size(self.frame)
+
     def release(self) -> None:
         """Drop the pixels: the record stays for the report, the frame's memory goes."""
         self.frame = None
@@ -102,6 +113,7 @@ class Candidate:
             signals=dict(self.signals),
             verdicts=tuple(self.verdicts),
             faces=self.faces or (),
+            picture=self.picture,
             fate=self.fate,
             fate_detail=self.fate_detail,
             rank=self.rank,

@@ -81,9 +81,12 @@ class CandidateInfo:
     signals: Mapping[str, float]
     verdicts: tuple[Verdict, ...]
     faces: tuple[Box, ...]
+    """Face boxes in full-resolution pixels of the picture."""
     fate: Fate
     fate_detail: str | None = None
     rank: int | None = None
+    picture: Box | None = None
+    """Where the picture lies in the upright frame when black bars were trimmed, else None."""
     thumb: np.ndarray | None = field(default=None, repr=False, compare=False)
     """A small (h, w, 3) uint8 RGB copy of the frame (about 120 px tall), kept only when asked
     (``keep_thumbs``), for reports."""
@@ -103,6 +106,7 @@ class CandidateInfo:
             "signals": {k: _round(v, 6) for k, v in self.signals.items()},
             "verdicts": [v.to_dict() for v in self.verdicts],
             "faces": [list(b) for b in self.faces],
+            "picture": None if self.picture is None else list(self.picture),
             "fate": self.fate,
             "fate_detail": self.fate_detail,
             "rank": self.rank,
@@ -161,7 +165,8 @@ class Pick:
     fallback: bool
     """True when no candidate passed the filters and this is the best of the rest."""
     image: np.ndarray = field(repr=False, compare=False)
-    """The upright RGB frame, (H, W, 3) uint8."""
+    """The upright RGB picture, (H, W, 3) uint8: the whole frame, or the part inside black
+    bars (``candidate.picture`` says where)."""
     path: str | None = None
     """Where the thumbnail was written, once it was; with crops, the first crop's file."""
     crops: tuple[Crop, ...] = ()
@@ -213,7 +218,7 @@ class Pick:
 
     @property
     def faces(self) -> tuple[Box, ...]:
-        """Face boxes found in the frame."""
+        """Face boxes found in the picture, in ``image``'s pixels."""
         return self.candidate.faces
 
     @property

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING
 import torch
 
 from ..config import Config
-from ..decode import upright_size
 from ..faces import Face, FaceDetector, make_face_detector
 from ..results import Box
 from ._base import Bonus, same_shape
@@ -55,7 +54,7 @@ class FaceBonus(Bonus):
             found = self._detector.detect_faces(torch.stack([c.view for c in group]))
             for cand, faces in zip(group, found, strict=True):
                 assert cand.frame is not None, "a pooled candidate keeps its frame"
-                to_full = max(upright_size(cand.frame)) / max(cand.view.shape[-2:])  # found at view size
+                to_full = max(cand.picture_size()) / max(cand.view.shape[-2:])  # found at view size
                 cand.faces = _scale_boxes([f.box for f in faces], to_full)
                 cand.score += self._measure(cand, faces, min(cand.view.shape[-2:]))
 
