@@ -32,6 +32,7 @@ LEGACY = {
     "runtime.device": "cpu",
     "filters.enabled": ["sharpness", "exposure"],
     "candidates.per_pick": 0,
+    "candidates.trim_borders": False,
     "select.fill": False,
     "select.diversity": 0.0,
     "faces.profile": False,
